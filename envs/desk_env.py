@@ -1,0 +1,213 @@
+"""The desk as a Gymnasium environment: composes the sim, the robot, the scene, the eye and a task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.eye import Eye, Gaze
+from envs.robot import FINGER_JOINTS, PROPRIO_SIZE, Panda
+from envs.scene import Scene, SceneState, sample_layout
+from envs.sim import Sim
+from envs.tasks import ALL_TASKS, Task, is_success, offered_tasks, one_hot
+
+OBS_MODES = ("glimpse", "state", "frame")
+STATE_SIZE = 3 + 3 * 7 + PROPRIO_SIZE
+
+
+@dataclass
+class DeskConfig:
+    """Settings of one desk environment. Defaults are the shipped agent's."""
+
+    task: str | None = None  # e.g. "open_drawer" or "lift_block:red"; None: a random offered task per episode
+    obs_mode: str = "glimpse"  # glimpse (fovea + periphery), state (privileged vector) or frame (full camera image)
+    active_gaze: bool = False  # add a gaze action (x, y, zoom) to the arm action
+    include_frame: bool = False  # also return the full-frame camera image
+    include_state: bool = False  # also return the privileged state (expert, probes and evaluation only)
+    fovea_size: int = 32  # pixels per side of the foveal glimpse
+    periphery_size: int = 32  # pixels per side of the coarse peripheral view
+    frame_size: int = 84  # pixels per side of the full frame
+    max_episode_steps: int = 150
+    max_step: float = 0.03  # metres of end-effector motion per unit action per control step
+    substeps: int = 5  # physics steps of 1/120 s per control step (24 Hz control)
+    terminate_on_success: bool = True
+
+    def __post_init__(self) -> None:
+        if self.obs_mode not in OBS_MODES:
+            raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {self.obs_mode!r}")
+        if self.task is not None:
+            Task.parse(self.task)  # raises with the list of known tasks
+        for name in ("fovea_size", "periphery_size", "frame_size", "max_episode_steps", "substeps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 < self.max_step <= 0.1:
+            raise ValueError(f"max_step must be in (0, 0.1] metres, got {self.max_step}")
+
+
+class DeskEnv(gym.Env):
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 24}
+
+    def __init__(self, config: DeskConfig | None = None, render_mode: str | None = None, **overrides: Any):
+        config = config or DeskConfig()
+        if overrides:
+            config = DeskConfig(**{**config.__dict__, **overrides})
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.config = config
+        self.render_mode = render_mode
+        self.fixed_task = Task.parse(config.task) if config.task else None
+        self.sim = Sim(gui=render_mode == "human", substeps=config.substeps)
+        self.robot = Panda(self.sim, max_step=config.max_step)
+        self.scene = Scene(self.sim)
+        self.eye = Eye(self.sim, fovea_size=config.fovea_size, periphery_size=config.periphery_size,
+                       frame_size=config.frame_size)
+        self._initial_state = self.sim.save_state()
+        self.render_size = (320, 240)
+
+        arm = 4
+        self.action_space = spaces.Box(-1.0, 1.0, (arm + 3 if config.active_gaze else arm,), np.float32)
+        obs: dict[str, spaces.Space] = {
+            "proprio": spaces.Box(-10.0, 10.0, (PROPRIO_SIZE,), np.float32),
+            "task": spaces.Box(0.0, 1.0, (len(ALL_TASKS),), np.float32),
+        }
+        if config.obs_mode == "glimpse":
+            obs["gaze"] = spaces.Box(-1.0, 1.0, (3,), np.float32)
+            obs["fovea"] = spaces.Box(0, 255, (config.fovea_size, config.fovea_size, 3), np.uint8)
+            obs["periphery"] = spaces.Box(0, 255, (config.periphery_size, config.periphery_size, 3), np.uint8)
+        if config.obs_mode == "frame" or config.include_frame:
+            obs["frame"] = spaces.Box(0, 255, (config.frame_size, config.frame_size, 3), np.uint8)
+        if config.obs_mode == "state" or config.include_state:
+            obs["state"] = spaces.Box(-10.0, 10.0, (STATE_SIZE,), np.float32)
+        self.observation_space = spaces.Dict(obs)
+
+        self.task: Task | None = None
+        self.gaze = Gaze()
+        self.start_state: SceneState | None = None
+        self.steps = 0
+
+    # --- gymnasium API -----------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        # Restoring the state saved at construction makes an episode independent of
+        # the episodes before it: same seed, same episode, in a fresh env or a used one.
+        self.sim.restore_state(self._initial_state)
+        requested = options.get("task", self.fixed_task)
+        requested = Task.parse(requested) if isinstance(requested, str) else requested
+        for _ in range(100):
+            layout = sample_layout(self.np_random)
+            self.robot.reset()
+            self.scene.reset(layout)
+            self.sim.step()  # let blocks settle so that contacts are known
+            self.start_state = self.state()
+            offered = offered_tasks(self.start_state)
+            if requested is None and offered:
+                self.task = offered[int(self.np_random.integers(len(offered)))]
+                break
+            if requested is not None and requested in offered:
+                self.task = requested
+                break
+        else:
+            raise RuntimeError(f"no layout in 100 tries offers task {requested}")
+        self.gaze = Gaze.from_array(np.asarray(options["gaze"])) if "gaze" in options else Gaze()
+        self.steps = 0
+        self.layout = layout
+        return self._obs(), self._info(success=False)
+
+    def step(self, action):
+        action = self._check_action(action)
+        if self.config.active_gaze:
+            self.gaze = Gaze.from_array(action[4:7])
+        self.robot.apply_action(action[:4])
+        self.sim.step()
+        self.scene.after_step()
+        self.steps += 1
+        now = self.state()
+        success = is_success(self.task, self.start_state, now)
+        error = self.scene.blow_up()
+        terminated = success and self.config.terminate_on_success
+        truncated = self.steps >= self.config.max_episode_steps or error is not None
+        info = self._info(success=success, state=now)
+        if error is not None:
+            info["error"] = error
+        reward = 1.0 if success else 0.0
+        return self._obs(), reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            w, h = self.render_size
+            return self.eye.render(self.eye.frame_camera(w, h))
+        return None
+
+    def close(self) -> None:
+        self.sim.close()
+
+    # --- helpers -----------------------------------------------------------
+    def _check_action(self, action) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action contains NaN or infinity: {a.tolist()}")
+        bad = np.flatnonzero(np.abs(a) > 1.0 + 1e-6)
+        if bad.size:
+            raise ValueError(f"action out of range [-1, 1] at index {bad.tolist()}: {a.tolist()}")
+        return np.clip(a, -1.0, 1.0)
+
+    def state(self) -> SceneState:
+        return self.scene.state(self.robot.body, FINGER_JOINTS)
+
+    def privileged(self) -> dict[str, Any]:
+        """The privileged state as a dict, for the scripted expert and evaluation only."""
+        return {
+            "drawer": self.scene.drawer_opening(),
+            "handle": self.scene.handle_position(),
+            "button_depth": self.scene.button_depth(),
+            "lamp_on": self.scene.lamp_on,
+            "blocks": {c: self.scene.block_pose(c)[0] for c in self.scene.blocks},
+            "ee": self.robot.ee_position(),
+            "finger_width": self.robot.finger_width(),
+            "scene": self.state(),
+        }
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        cfg = self.config
+        proprio = self.robot.proprioception()
+        obs = {"proprio": np.clip(proprio, -10, 10), "task": one_hot(self.task)}
+        if cfg.obs_mode == "glimpse":
+            obs["gaze"] = self.gaze.as_array()
+            obs["fovea"], obs["periphery"] = self.eye.glimpse(self.gaze)
+        if "frame" in self.observation_space.spaces:
+            obs["frame"] = self.eye.render(self.eye.frame_camera())
+        if "state" in self.observation_space.spaces:
+            obs["state"] = np.clip(np.concatenate([self.scene.state_vector(), proprio]), -10, 10).astype(np.float32)
+        return obs
+
+    def _info(self, *, success: bool, state: SceneState | None = None) -> dict[str, Any]:
+        return {"task": self.task.name if self.task else None, "is_success": success}
+
+    # --- save and restore (e.g. for search or tests) -------------------------
+    def save_state(self) -> dict[str, Any]:
+        return {
+            "bullet": self.sim.save_state(),
+            "lamp_on": self.scene.lamp_on,
+            "was_pressed": self.scene._was_pressed,
+            "gaze": self.gaze,
+            "steps": self.steps,
+            "task": self.task,
+            "start_state": self.start_state,
+        }
+
+    def restore_state(self, saved: dict[str, Any]) -> None:
+        self.sim.restore_state(saved["bullet"])
+        self.scene.set_lamp(saved["lamp_on"])
+        self.scene._was_pressed = saved["was_pressed"]
+        self.gaze, self.steps = saved["gaze"], saved["steps"]
+        self.task, self.start_state = saved["task"], saved["start_state"]
+
+    def remove_state(self, saved: dict[str, Any]) -> None:
+        self.sim.remove_state(saved["bullet"])
