@@ -69,6 +69,18 @@ class ScriptedExpert:
             move = np.clip(move + self.rng.normal(0.0, self.noise, 3), -1.0, 1.0)
         return np.append(move, phase.grip).astype(np.float32)
 
+    def look_at(self, state: dict) -> np.ndarray:
+        """Where a person doing this task would look now: the thing being worked on."""
+        t = self.task
+        if t.id in ("open_drawer", "close_drawer"):
+            return state["handle"]
+        if t.id == "press_button":
+            return np.array([*A.BUTTON_XY, A.BUTTON_CAP_TOP])
+        block = state["blocks"][t.block]
+        if t.id == "put_block_in_drawer" and self.phase in ("carry over drawer", "lower into drawer", "release", "retreat"):
+            return np.array([drawer_world_x(state["drawer"]) + 0.05, A.CABINET_Y, A.DRAWER_FLOOR_TOP])
+        return block
+
     # --- plans -----------------------------------------------------------
     def _plan(self, s: dict) -> list[Phase]:
         t = self.task

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 
-import pybullet as pb
-from pybullet_utils import bullet_client
+from envs.quiet import stdout_to_stderr
+
+with stdout_to_stderr():
+    import pybullet as pb
+    from pybullet_utils import bullet_client
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +24,10 @@ class Sim:
         self.gui = gui
         self.time_step = time_step
         self.substeps = substeps
-        self._client: bullet_client.BulletClient | None = bullet_client.BulletClient(
-            connection_mode=pb.GUI if gui else pb.DIRECT
-        )
+        with stdout_to_stderr():
+            self._client: bullet_client.BulletClient | None = bullet_client.BulletClient(
+                connection_mode=pb.GUI if gui else pb.DIRECT
+            )
         p = self._client
         p.setTimeStep(time_step)
         p.setGravity(0.0, 0.0, -9.81)

@@ -1,0 +1,193 @@
+"""The `saccade` command: thin; parses arguments and config, calls library functions.
+
+User errors (bad arguments, bad configs, stages not built yet) print one line to
+stderr and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from agent.config import ConfigError, load_config
+
+STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl", "all")
+EVALS = ("expert", "encoder", "capsules", "narrator", "reward")
+BENCHES = ("env",)
+
+
+class UserError(Exception):
+    """A mistake by the user: reported in one line, exit status 2."""
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML config file (default: built-in defaults, as configs/default.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set env.fovea_size=48 (repeatable)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="saccade",
+        description="A simulated robot arm that looks before it acts.",
+        epilog="Run 'saccade COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo", help="film the arm doing a task (MP4 or GIF with gaze and narration)")
+    p.add_argument("--expert", action="store_true", help="use the scripted expert (the learned agent is not built yet)")
+    p.add_argument("--task", default="open_drawer", help="task id, e.g. open_drawer or lift_block:red")
+    p.add_argument("--out", default="demo.mp4", help="video file to write (.mp4 or .gif)")
+    p.add_argument("--gui", action="store_true", help="also show the PyBullet GUI window (needs a display)")
+    _add_config_args(p)
+
+    p = sub.add_parser("train", help="run one training stage, or all of them in order")
+    p.add_argument("stage", choices=STAGES, help="the stage to run")
+    _add_config_args(p)
+
+    p = sub.add_parser("command", help="give the arm a command in words and watch it act")
+    p.add_argument("text", help='e.g. "open the drawer"')
+    _add_config_args(p)
+
+    p = sub.add_parser("parse", help="map a command in words to a task id and block colour")
+    p.add_argument("text", help='e.g. "put the red block in the drawer"')
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    _add_config_args(p)
+
+    p = sub.add_parser("eval", help="measure a stage (or the scripted expert) and print the metrics")
+    p.add_argument("what", choices=EVALS, help="what to evaluate")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--episodes", type=int, default=None, help="episodes (seeds) per task")
+    p.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
+    p.add_argument("--out", default=None, help="also write the metrics JSON to this file")
+    _add_config_args(p)
+
+    p = sub.add_parser("bench", help="speed and memory benchmarks")
+    p.add_argument("what", choices=BENCHES, help="what to benchmark")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--out", default=None, help="also write the results JSON to this file")
+    p.add_argument("--no-baseline", action="store_true", help="skip the panda-gym baseline")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory-leak check")
+    _add_config_args(p)
+    return parser
+
+
+def _config(args: argparse.Namespace):
+    overrides = list(args.set)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    return load_config(args.config, overrides)
+
+
+def _not_built(what: str, issue: str) -> None:
+    raise UserError(f"{what} is not built yet ({issue}); today `saccade demo --expert`, "
+                    "`saccade eval expert` and `saccade bench env` work")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from agent.demo import run_expert_demo
+    from envs.tasks import Task
+
+    if not args.expert:
+        _not_built("the learned agent", "the perception, language and RL stages")
+    config = _config(args)
+    task = _task(args.task)
+    if not args.out.lower().endswith((".mp4", ".gif")):
+        raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
+    print(f"task {task.name}, seed {config.seed}: filming the scripted expert", flush=True)
+    result = run_expert_demo(
+        config, task, args.out, gui=args.gui,
+        on_narration=lambda line: print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True),
+    )
+    status = "success" if result.success else "FAILED"
+    print(f"{status} after {result.steps} steps; video: {result.video}")
+    return 0 if result.success else 1
+
+
+def _task(name: str):
+    from envs.tasks import Task
+
+    try:
+        return Task.parse(name)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what != "expert":
+        _not_built(f"`saccade eval {args.what}`", "its stage comes in a later issue")
+    from agent.evaluation import evaluate_expert, format_expert_table
+    from envs.tasks import ALL_TASKS
+
+    config = _config(args)
+    episodes = args.episodes if args.episodes is not None else config.expert_eval.episodes
+    if episodes < 1:
+        raise UserError("--episodes must be positive")
+    tasks = [_task(t.strip()) for t in args.tasks.split(",")] if args.tasks else list(ALL_TASKS)
+    metrics = evaluate_expert(config, tasks, episodes, progress=not args.json and sys.stderr.isatty())
+    _emit(metrics, args, format_expert_table)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from agent.bench import bench_env, format_bench
+
+    config = _config(args)
+    results = bench_env(config.bench, baseline=not args.no_baseline, memory=not args.no_memory)
+    _emit(results, args, format_bench)
+    return 0
+
+
+def _emit(metrics: dict, args: argparse.Namespace, formatter) -> None:
+    text = json.dumps(metrics, indent=2)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text if args.json else formatter(metrics))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _config(args)  # a bad config is still reported as such
+    _not_built(f"the training stage {args.stage!r}", "issues 3-5 build the stages")
+    return 2
+
+
+def cmd_command(args: argparse.Namespace) -> int:
+    _config(args)
+    _not_built("acting on spoken commands", "it needs the language head and the RL layer")
+    return 2
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    _config(args)
+    _not_built("command parsing", "the language head comes in issue 5")
+    return 2
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "command": cmd_command, "parse": cmd_parse,
+            "eval": cmd_eval, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, ConfigError) as e:
+        print(f"saccade: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("saccade: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
