@@ -72,10 +72,11 @@ class Panda:
         )
 
     def ee_position(self) -> np.ndarray:
-        return np.asarray(self.sim.p.getLinkState(self.body, EE_LINK)[4])
+        # computeForwardKinematics: the cached link state is stale after a reset or a state restore.
+        return np.asarray(self.sim.p.getLinkState(self.body, EE_LINK, computeForwardKinematics=1)[4])
 
     def ee_velocity(self) -> np.ndarray:
-        return np.asarray(self.sim.p.getLinkState(self.body, EE_LINK, computeLinkVelocity=1)[6])
+        return np.asarray(self.sim.p.getLinkState(self.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)[6])
 
     def finger_width(self) -> float:
         states = self.sim.p.getJointStates(self.body, FINGER_JOINTS)
@@ -89,7 +90,7 @@ class Panda:
 
     def proprioception(self) -> np.ndarray:
         """End-effector position (3) and velocity (3), finger width (1), arm joints (7)."""
-        state = self.sim.p.getLinkState(self.body, EE_LINK, computeLinkVelocity=1)
+        state = self.sim.p.getLinkState(self.body, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1)
         return np.concatenate(
             [state[4], state[6], [self.finger_width()], self.joint_positions()]
         ).astype(np.float32)

@@ -1,0 +1,92 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from agent.cli import main
+
+SUBCOMMANDS = ["demo", "train", "command", "parse", "eval", "bench"]
+
+
+def run_cli(*args, cwd=None):
+    """The real console entry point, in a subprocess, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("sub", [None, *SUBCOMMANDS])
+def test_help(sub, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([sub, "--help"] if sub else ["--help"])
+    assert e.value.code == 0
+    assert "usage: saccade" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "encoder"], "not built yet"),
+        (["parse", "open the drawer", "--json"], "not built yet"),
+        (["command", "open the drawer"], "not built yet"),
+        (["eval", "narrator"], "not built yet"),
+        (["demo"], "not built yet"),
+        (["demo", "--expert", "--task", "fly"], "unknown task 'fly'"),
+        (["demo", "--expert", "--out", "x.avi"], "must end in .mp4 or .gif"),
+        (["eval", "expert", "--set", "env.fovea_size=big"], "env.fovea_size: expected int"),
+        (["eval", "expert", "--config", "missing.yaml"], "config file not found"),
+        (["eval", "expert", "--episodes", "0"], "--episodes must be positive"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_subcommand_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["fly"])
+    assert e.value.code == 2
+
+
+def test_demo_end_to_end(tmp_path, tiny_config_path):
+    out = tmp_path / "demo.mp4"
+    result = run_cli("demo", "--expert", "--task", "press_button", "--out", str(out), "--config", str(tiny_config_path))
+    assert result.returncode == 0, result.stderr
+    assert "pressing the button" in result.stdout
+    assert out.stat().st_size > 1000
+    assert (tmp_path / "demo.config.yaml").exists()
+    events = json.loads((tmp_path / "demo.events.json").read_text())
+    assert events["success"] and events["narration"][0]["text"] == "pressing the button"
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(out)
+    assert frames[0].shape == (120, 160, 3)
+
+
+def test_demo_gif(tmp_path, tiny_config_path):
+    out = tmp_path / "demo.gif"
+    result = run_cli("demo", "--expert", "--task", "lift_block:blue", "--out", str(out), "--config", str(tiny_config_path))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:3] == b"GIF"
+
+
+def test_eval_expert_json(tiny_config_path):
+    result = run_cli("eval", "expert", "--json", "--config", str(tiny_config_path), "--tasks", "open_drawer,lift_block:red")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)  # stdout holds only the JSON
+    assert set(metrics["per_task"]) == {"open_drawer", "lift_block:red"}
+    assert metrics["min_success_rate"] == 1.0
+
+
+@pytest.mark.slow
+def test_bench_env_json(tiny_config_path, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", "env", "--json", "--config", str(tiny_config_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == results
+    assert {"state", "frame84", "glimpse"} <= set(results["ratios_vs_PandaPush-v3"])
+    assert results["memory"]["steps"] == 300
