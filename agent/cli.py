@@ -15,7 +15,7 @@ from agent.config import ConfigError, load_config
 
 STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl", "all")
 EVALS = ("expert", "encoder", "capsules", "narrator", "reward")
-BENCHES = ("env",)
+BENCHES = ("env", "encoder")
 
 
 class UserError(Exception):
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="run one training stage, or all of them in order")
     p.add_argument("stage", choices=STAGES, help="the stage to run")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--device", default=None, help="torch device for learning stages, e.g. cpu or cuda")
+    p.add_argument("--run-dir", default=None, help="run folder (default: the config's run_dir)")
     _add_config_args(p)
 
     p = sub.add_parser("command", help="give the arm a command in words and watch it act")
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=None, help="episodes (seeds) per task")
     p.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
     p.add_argument("--out", default=None, help="also write the metrics JSON to this file")
+    p.add_argument("--run-dir", default=None, help="run folder to evaluate (default: the config's run_dir)")
     _add_config_args(p)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
@@ -80,12 +84,16 @@ def _config(args: argparse.Namespace):
     overrides = list(args.set)
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    if getattr(args, "run_dir", None):
+        overrides.append(f"run_dir={args.run_dir}")
+    if getattr(args, "device", None):
+        overrides.append(f"encoder.device={args.device}")
     return load_config(args.config, overrides)
 
 
 def _not_built(what: str, issue: str) -> None:
     raise UserError(f"{what} is not built yet ({issue}); today `saccade demo --expert`, "
-                    "`saccade eval expert` and `saccade bench env` work")
+                    "`saccade train collect|encoder`, `saccade eval expert|encoder` and `saccade bench env|encoder` work")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -118,6 +126,8 @@ def _task(name: str):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "encoder":
+        return _eval_encoder(args)
     if args.what != "expert":
         _not_built(f"`saccade eval {args.what}`", "its stage comes in a later issue")
     from agent.evaluation import evaluate_expert, format_expert_table
@@ -133,13 +143,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from agent.bench import bench_env, format_bench
+def _eval_encoder(args: argparse.Namespace) -> int:
+    from agent.perception.evaluate_encoder import evaluate_encoder, format_probe_table
 
     config = _config(args)
+    with _data_errors():
+        metrics = evaluate_encoder(config, config.run_dir, progress=sys.stderr.isatty())
+    _emit(metrics, args, format_probe_table)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.what == "encoder":
+        from agent.perception.bench import bench_encoder, format_encoder_bench
+
+        results = bench_encoder(config)
+        _emit(results, args, format_encoder_bench)
+        return 0
+    from agent.bench import bench_env, format_bench
+
     results = bench_env(config.bench, baseline=not args.no_baseline, memory=not args.no_memory)
     _emit(results, args, format_bench)
     return 0
+
+
+class _data_errors:
+    """Turn missing or broken data and weights into user errors (exit 2, one line)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        from agent.data.format import DataError
+        from agent.perception.encoder import WeightsError
+
+        if kind is not None and issubclass(kind, (DataError, WeightsError, FileExistsError)):
+            raise UserError(str(value)) from None
+        return False
 
 
 def _emit(metrics: dict, args: argparse.Namespace, formatter) -> None:
@@ -153,9 +194,24 @@ def _emit(metrics: dict, args: argparse.Namespace, formatter) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    _config(args)  # a bad config is still reported as such
-    _not_built(f"the training stage {args.stage!r}", "issues 3-5 build the stages")
-    return 2
+    from agent.pipeline import BUILT, STAGES as ORDER, StageNotBuilt, run_stage
+
+    config = _config(args)
+    stages = ORDER if args.stage == "all" else (args.stage,)
+    for stage in stages:
+        if stage not in BUILT:
+            _not_built(f"the training stage {stage!r}", "a later issue builds it")
+        print(f"== {stage} -> {config.run_dir}/{stage}", flush=True)
+        try:
+            with _data_errors():
+                metrics = run_stage(config, stage, resume=args.resume, progress=sys.stderr.isatty())
+        except StageNotBuilt:
+            _not_built(f"the training stage {stage!r}", "a later issue builds it")
+        except KeyboardInterrupt:
+            print(f"saccade: {stage} interrupted; a checkpoint was saved: run again with --resume", file=sys.stderr)
+            return 130
+        print(json.dumps(metrics, indent=2), flush=True)
+    return 0
 
 
 def cmd_command(args: argparse.Namespace) -> int:

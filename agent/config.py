@@ -64,6 +64,76 @@ class ExpertEvalConfig:
 
 
 @dataclass
+class CollectConfig:
+    episodes: int = 1200  # play episodes; about 85k steps, a few minutes on 2 cores
+    chunk_episodes: int = 20  # episodes per chunk file (the unit of atomic writes and of resume)
+    workers: int = 2  # collector processes
+    frame_every: int = 5  # a full frame every this many steps
+    expert_fraction: float = 0.5  # share of episodes where the scripted expert does a task
+    noisy_expert_fraction: float = 0.25  # ... a very noisy expert; the rest is random motion
+    expert_noise: float = 0.1  # action noise of the expert (std, action units)
+    noisy_expert_noise: float = 0.5
+    random_steps: int = 60  # length of a random-motion episode
+    tail_steps: int = 10  # steps recorded after an expert's success
+
+    def __post_init__(self) -> None:
+        for name in ("episodes", "chunk_episodes", "workers", "frame_every", "random_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if not 0 <= self.expert_fraction + self.noisy_expert_fraction <= 1:
+            raise ValueError("expert_fraction + noisy_expert_fraction must be within [0, 1]")
+
+
+@dataclass
+class EncoderConfig:
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128])  # conv widths, each halves the image
+    feature_dim: int = 128  # features used downstream (before the projection head)
+    projection_dim: int = 64  # output of the projection head, used only by the loss
+    temperature: float = 0.1  # NT-Xent temperature
+    batch_size: int = 256  # anchors per step; the loss sees twice as many views
+    steps: int = 3000
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    temporal_fraction: float = 0.5  # share of positives that are a nearby frame of the same episode
+    max_dt: int = 4  # steps apart that a temporal positive may be
+    crop_scale: list[float] = field(default_factory=lambda: [0.4, 1.0])  # random resized crop area range
+    colour_distortion: bool = True  # SimCLR colour jitter + random grayscale
+    colour_strength: float = 0.5
+    buffer_chunks: int = 8  # chunks held in memory while streaming
+    refresh_every: int = 25  # steps between swapping a chunk of the buffer for a new one
+    checkpoint_every: int = 500
+    log_every: int = 25
+    device: str = "cpu"  # or cuda
+
+    def __post_init__(self) -> None:
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ValueError("channels must be a non-empty list of positive widths")
+        if not 0.0 < self.temperature <= 10.0:
+            raise ValueError("temperature must be in (0, 10]")
+        if len(self.crop_scale) != 2 or not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
+            raise ValueError("crop_scale must be [low, high] with 0 < low <= high <= 1")
+        for name in ("batch_size", "steps", "max_dt", "buffer_chunks", "refresh_every", "checkpoint_every",
+                     "log_every", "feature_dim", "projection_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be at least 2 (the other samples are the negatives)")
+
+
+@dataclass
+class ProbeConfig:
+    test_fraction: float = 0.2  # share of episodes held out for scoring the probes
+    max_train_samples: int = 20000
+    max_test_samples: int = 8000
+    supervised_steps: int = 1500  # end-to-end supervised reference
+    ablation_steps: int = 0  # steps of the no-colour-distortion encoder; 0: as many as the main one
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError("test_fraction must be in (0, 1)")
+
+
+@dataclass
 class RunConfig:
     seed: int = 0  # seeds everything: layouts, sampling, training
     run_dir: str = "runs/default"  # where stages write their outputs
@@ -71,6 +141,9 @@ class RunConfig:
     demo: DemoConfig = field(default_factory=DemoConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     expert_eval: ExpertEvalConfig = field(default_factory=ExpertEvalConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    probes: ProbeConfig = field(default_factory=ProbeConfig)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:
@@ -105,6 +178,11 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
     elif annotation is str:
         if isinstance(value, str):
             return value
+    elif typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        if isinstance(value, list):
+            return [_check_type(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+        raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
     else:
         raise ConfigError(f"{key}: unsupported type {annotation}")
     raise ConfigError(f"{key}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")

@@ -1,0 +1,134 @@
+"""The play-data format: a folder of chunk files, each a few episodes, streamed one at a time.
+
+    runs/NAME/collect/
+        dataset.json          what was collected and with which settings
+        chunk_00000.npz       episodes 0..E-1, arrays concatenated over their steps
+        chunk_00001.npz       ...
+
+A chunk is a NumPy .npz archive (loaded with allow_pickle=False: nothing is ever
+unpickled), written to a temporary name and renamed into place, so an interrupted
+collect never leaves a half-written chunk. Arrays are read lazily, key by key: the
+unsupervised stages read only `UNSUPERVISED_KEYS` and never touch the labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+CHUNK_GLOB = "chunk_*.npz"
+# What a learner without labels may read.
+UNSUPERVISED_KEYS = ("episode", "step", "fovea", "periphery", "gaze", "proprio", "action", "frame", "frame_step")
+# For evaluation and the language stage only.
+LABEL_KEYS = ("state", "task", "narration")
+REQUIRED_KEYS = ("meta", *UNSUPERVISED_KEYS, *LABEL_KEYS)
+
+
+class DataError(ValueError):
+    """Missing, foreign or corrupt play data; the message names the file."""
+
+
+def chunk_path(folder: Path, index: int) -> Path:
+    return Path(folder) / f"chunk_{index:05d}.npz"
+
+
+def write_chunk(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write atomically: a temporary file, flushed to disk, then renamed into place."""
+    path = Path(path)
+    meta = {**meta, "format_version": FORMAT_VERSION}
+    payload = {**arrays, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    missing = set(REQUIRED_KEYS) - set(payload)
+    if missing:
+        raise ValueError(f"chunk is missing arrays: {sorted(missing)}")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Chunk:
+    """One chunk file, opened lazily: `chunk["fovea"]` reads only that array."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self._npz = np.load(self.path, allow_pickle=False)
+            keys = set(self._npz.files)
+            if "meta" not in keys:
+                raise DataError(f"{self.path}: not a saccade play-data chunk (no 'meta' array)")
+            self.meta = json.loads(bytes(self._npz["meta"]).decode())
+        except DataError:
+            raise
+        except FileNotFoundError:
+            raise DataError(f"{self.path}: chunk file not found") from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError) as e:
+            raise DataError(f"{self.path}: corrupt chunk ({type(e).__name__}: {e}); delete it and run "
+                            "`saccade train collect` again to re-collect it") from None
+        version = self.meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise DataError(f"{self.path}: play-data format version {version}, but this saccade reads version "
+                            f"{FORMAT_VERSION}; collect the data again with `saccade train collect`")
+        missing = set(REQUIRED_KEYS) - keys
+        if missing:
+            raise DataError(f"{self.path}: chunk is missing arrays {sorted(missing)}")
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        try:
+            return self._npz[key]
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            raise DataError(f"{self.path}: corrupt array {key!r} ({type(e).__name__}: {e})") from None
+
+    def read(self, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {k: self[k] for k in keys}
+
+    def close(self) -> None:
+        self._npz.close()
+
+    def __enter__(self) -> Chunk:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class PlayData:
+    """A folder of play data. Lists the chunks; opens them one at a time."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise DataError(f"{self.folder}: play-data folder not found; run `saccade train collect` first")
+        self.chunks = sorted(self.folder.glob(CHUNK_GLOB))
+        if not self.chunks:
+            raise DataError(f"{self.folder}: no play-data chunks ({CHUNK_GLOB}); run `saccade train collect` first")
+        manifest = self.folder / "dataset.json"
+        self.info = json.loads(manifest.read_text()) if manifest.exists() else {}
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def open(self, index: int) -> Chunk:
+        return Chunk(self.chunks[index])
+
+    def validate(self) -> int:
+        """Open every chunk once (checks version and arrays); returns the number of steps."""
+        steps = 0
+        for i in range(len(self)):
+            with self.open(i) as chunk:
+                steps += len(chunk["episode"])
+        return steps
+
+
+def episode_split(episode_ids: np.ndarray, test_fraction: float, seed: int = 0) -> np.ndarray:
+    """A boolean mask: True for steps of held-out episodes (a fixed hash of the episode id)."""
+    rng = np.random.default_rng(seed)
+    unique = np.unique(episode_ids)
+    held = set(rng.choice(unique, size=max(1, int(round(len(unique) * test_fraction))), replace=False).tolist())
+    return np.isin(episode_ids, list(held))
