@@ -100,3 +100,35 @@ def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module], opt: torch.
     torch_gen.set_state(tensors["rng.torch"])
     torch.set_rng_state(tensors["rng.torch_global"])
     return state
+
+
+class GracefulInterrupt:
+    """Defer Ctrl-C to the end of the training step in flight.
+
+    The first SIGINT sets `requested`; the loop checkpoints at the next step boundary
+    (where model, optimizer and random state agree) and stops. A second SIGINT stops at
+    once. Outside the main thread signals cannot be caught, and this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> GracefulInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="also write the results JSON to this file")
     p.add_argument("--no-baseline", action="store_true", help="skip the panda-gym baseline")
     p.add_argument("--no-memory", action="store_true", help="skip the memory-leak check")
+    p.add_argument("--run-dir", default=None, help="run folder whose training metrics to quote (bench encoder)")
+    p.add_argument("--device", default=None, help="torch device for bench encoder, e.g. cuda")
     _add_config_args(p)
     return parser
 

@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from agent.checkpoint import GracefulInterrupt, latest_checkpoint, load_checkpoint, save_checkpoint
 from agent.config import EncoderConfig, RunConfig, save_config
 from agent.data.format import PlayData
 from agent.perception.augment import augment
@@ -96,45 +96,46 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
     head.train()
     t_last, samples = time.perf_counter(), 0
     t_start = time.perf_counter()
-    step = start_step
     try:
-        for step in range(start_step, cfg.steps):
-            if step > start_step and step % cfg.refresh_every == 0:
-                buffer.refresh()
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * _lr_factor(step, cfg.steps)
-            stream = STREAMS[step % len(STREAMS)]
-            anchors, positives = buffer.sample_pairs(stream, cfg.batch_size, cfg.temporal_fraction, cfg.max_dt)
-            images = torch.from_numpy(np.concatenate([anchors, positives]))
-            views = augment(images, crop_scale=tuple(cfg.crop_scale), colour=cfg.colour_distortion,
-                            colour_strength=cfg.colour_strength, gen=gen).to(device)
-            z = head(encoder(views))
-            loss, pos, neg = nt_xent(z, cfg.temperature)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite contrastive loss at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            samples += len(views)
-            bar.update()
-            done = step + 1
-            if done % cfg.log_every == 0 or done == cfg.steps:
-                now = time.perf_counter()
-                rate = samples / max(now - t_last, 1e-9)
-                t_last, samples = now, 0
-                row = {"step": done, "loss": loss.item(), "pos_sim": pos, "neg_sim": neg,
-                       "lr": opt.param_groups[0]["lr"], "samples_per_s": rate}
-                history.append(row)
-                for k, v in row.items():
-                    if k != "step":
-                        writer.add_scalar(f"encoder/{k}", v, done)
-                bar.set_postfix(loss=f"{row['loss']:.3f}")
-            if done % cfg.checkpoint_every == 0 and done < cfg.steps:
-                checkpoint(done)
-    except KeyboardInterrupt:
-        checkpoint(step)  # the step in flight is redone on resume
-        raise
+        with GracefulInterrupt() as interrupt:
+            for step in range(start_step, cfg.steps):
+                # The buffer swaps chunks on a fixed schedule of the global step, so a resumed
+                # run sees the same batches as an uninterrupted one.
+                if step > 0 and step % cfg.refresh_every == 0:
+                    buffer.refresh()
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * _lr_factor(step, cfg.steps)
+                stream = STREAMS[step % len(STREAMS)]
+                anchors, positives = buffer.sample_pairs(stream, cfg.batch_size, cfg.temporal_fraction, cfg.max_dt)
+                images = torch.from_numpy(np.concatenate([anchors, positives]))
+                views = augment(images, crop_scale=tuple(cfg.crop_scale), colour=cfg.colour_distortion,
+                                colour_strength=cfg.colour_strength, gen=gen).to(device)
+                loss, pos, neg = nt_xent(head(encoder(views)), cfg.temperature)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite contrastive loss at step {step}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 5.0)
+                opt.step()
+                samples += len(views)
+                bar.update()
+                done = step + 1
+                if done % cfg.log_every == 0 or done == cfg.steps:
+                    now = time.perf_counter()
+                    rate = samples / max(now - t_last, 1e-9)
+                    t_last, samples = now, 0
+                    row = {"step": done, "loss": loss.item(), "pos_sim": pos, "neg_sim": neg,
+                           "lr": opt.param_groups[0]["lr"], "samples_per_s": rate}
+                    history.append(row)
+                    for k, v in row.items():
+                        if k != "step":
+                            writer.add_scalar(f"encoder/{k}", v, done)
+                    bar.set_postfix(loss=f"{row['loss']:.3f}")
+                if interrupt.requested:
+                    checkpoint(done)
+                    raise KeyboardInterrupt
+                if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                    checkpoint(done)
     finally:
         bar.close()
         writer.close()

@@ -26,7 +26,8 @@ def test_help(sub, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "encoder"], "not built yet"),
+        (["train", "capsules"], "not built yet"),
+        (["train", "encoder", "--run-dir", "nowhere"], "play-data folder not found"),
         (["parse", "open the drawer", "--json"], "not built yet"),
         (["command", "open the drawer"], "not built yet"),
         (["eval", "narrator"], "not built yet"),
@@ -90,3 +91,43 @@ def test_bench_env_json(tiny_config_path, tmp_path):
     assert json.loads(out.read_text()) == results
     assert {"state", "frame84", "glimpse"} <= set(results["ratios_vs_PandaPush-v3"])
     assert results["memory"]["steps"] == 300
+
+
+@pytest.mark.slow
+def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
+    run_dir = tmp_path / "run"
+    common = ["--config", str(tiny_config_path), "--run-dir", str(run_dir)]
+    result = run_cli("train", "collect", *common)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "collect" / "config.yaml").exists()
+    result = run_cli("train", "encoder", *common)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "encoder" / "encoder.safetensors").exists()
+    # a second run into the same folder must be asked for
+    result = run_cli("train", "encoder", *common)
+    assert result.returncode == 2 and "--resume" in result.stderr
+    assert run_cli("train", "encoder", "--resume", *common).returncode == 0
+    result = run_cli("eval", "encoder", "--json", *common)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert set(metrics["probes"]["lamp_on"]) == {"contrastive", "random", "supervised", "contrastive_no_colour",
+                                                 "majority"}
+    assert (run_dir / "eval_encoder" / "encoder_pca.png").exists()
+    result = run_cli("bench", "encoder", "--json", *common[:2])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["inference"]["batch_1_glimpses_per_s"] > 0
+
+
+def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):
+    assert main(["eval", "encoder", "--run-dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no encoder here" in err and "Traceback" not in err
+
+
+def test_corrupt_chunk_is_a_user_error(tmp_path, capsys):
+    folder = tmp_path / "run" / "collect"
+    folder.mkdir(parents=True)
+    (folder / "chunk_00000.npz").write_bytes(b"garbage")
+    (folder / "chunk_00001.npz").write_bytes(b"garbage")
+    assert main(["train", "encoder", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "chunk_00000.npz: corrupt chunk" in capsys.readouterr().err
