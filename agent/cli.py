@@ -89,13 +89,13 @@ def _config(args: argparse.Namespace):
     if getattr(args, "run_dir", None):
         overrides.append(f"run_dir={args.run_dir}")
     if getattr(args, "device", None):
-        overrides.append(f"encoder.device={args.device}")
+        overrides += [f"encoder.device={args.device}", f"capsules.device={args.device}"]
     return load_config(args.config, overrides)
 
 
 def _not_built(what: str, issue: str) -> None:
     raise UserError(f"{what} is not built yet ({issue}); today `saccade demo --expert`, "
-                    "`saccade train collect|encoder`, `saccade eval expert|encoder` and `saccade bench env|encoder` work")
+                    "`saccade train collect|encoder|capsules`, `saccade eval expert|encoder|capsules` and `saccade bench env|encoder` work")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -130,6 +130,8 @@ def _task(name: str):
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "encoder":
         return _eval_encoder(args)
+    if args.what == "capsules":
+        return _eval_capsules(args)
     if args.what != "expert":
         _not_built(f"`saccade eval {args.what}`", "its stage comes in a later issue")
     from agent.evaluation import evaluate_expert, format_expert_table
@@ -152,6 +154,16 @@ def _eval_encoder(args: argparse.Namespace) -> int:
     with _data_errors():
         metrics = evaluate_encoder(config, config.run_dir, progress=sys.stderr.isatty())
     _emit(metrics, args, format_probe_table)
+    return 0
+
+
+def _eval_capsules(args: argparse.Namespace) -> int:
+    from agent.perception.capsule_eval import evaluate_capsules, format_capsule_metrics
+
+    config = _config(args)
+    with _data_errors():
+        metrics = evaluate_capsules(config, config.run_dir, progress=sys.stderr.isatty())
+    _emit(metrics, args, format_capsule_metrics)
     return 0
 
 

@@ -134,6 +134,49 @@ class ProbeConfig:
 
 
 @dataclass
+class CapsuleConfig:
+    n_parts: int = 16  # K part capsules per glimpse
+    n_objects: int = 8  # M object capsules
+    template_size: int = 11  # pixels per side of a learned template
+    part_feature_dim: int = 16
+    object_feature_dim: int = 32
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # part encoder CNN widths
+    set_dim: int = 64  # Set Transformer width
+    set_heads: int = 4
+    set_layers: int = 2
+    pixel_std: float = 0.08  # per-pixel std of the image likelihood (colours in [0, 1])
+    expected_objects: float = 4.0  # sparsity prior: object capsules present per glimpse
+    batch_size: int = 64
+    steps: int = 4000
+    lr: float = 3e-4
+    buffer_chunks: int = 8
+    refresh_every: int = 25
+    checkpoint_every: int = 500
+    log_every: int = 25
+    device: str = "cpu"
+    viewpoint_steps: int = 2000  # parser and CNN training steps of the viewpoint-generalisation test
+    eval_samples: int = 4000  # held-out glimpses scored by `saccade eval capsules`
+
+    def __post_init__(self) -> None:
+        for name in ("n_parts", "n_objects", "template_size", "part_feature_dim", "object_feature_dim", "set_dim",
+                     "set_heads", "set_layers", "batch_size", "steps", "buffer_chunks", "refresh_every",
+                     "checkpoint_every", "log_every", "viewpoint_steps", "eval_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.set_dim % self.set_heads:
+            raise ValueError("set_dim must be a multiple of set_heads")
+        if not 0.0 < self.pixel_std < 1.0:
+            raise ValueError("pixel_std must be in (0, 1)")
+
+    def spec(self):
+        from agent.perception.capsules import CapsuleSpec
+
+        return CapsuleSpec(self.n_parts, self.n_objects, self.template_size, self.part_feature_dim,
+                           self.object_feature_dim, list(self.channels), self.set_dim, self.set_heads,
+                           self.set_layers, self.pixel_std, self.expected_objects)
+
+
+@dataclass
 class RunConfig:
     seed: int = 0  # seeds everything: layouts, sampling, training
     run_dir: str = "runs/default"  # where stages write their outputs
@@ -144,6 +187,7 @@ class RunConfig:
     collect: CollectConfig = field(default_factory=CollectConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     probes: ProbeConfig = field(default_factory=ProbeConfig)
+    capsules: CapsuleConfig = field(default_factory=CapsuleConfig)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 from agent.config import RunConfig, save_config
 
 STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl")
-BUILT = ("collect", "encoder")
+BUILT = ("collect", "encoder", "capsules")
 
 
 class StageNotBuilt(Exception):
@@ -31,5 +31,10 @@ def run_stage(config: RunConfig, stage: str, *, resume: bool = False, progress: 
 
         metrics = train_contrastive(config, run_dir / "collect", run_dir / "encoder", resume=resume,
                                     progress=progress, test_fraction=config.probes.test_fraction)
+        return {k: v for k, v in metrics.items() if k != "history"}
+    if stage == "capsules":
+        from agent.perception.capsule_training import train_capsules
+
+        metrics = train_capsules(config, run_dir / "collect", run_dir / "capsules", resume=resume, progress=progress)
         return {k: v for k, v in metrics.items() if k != "history"}
     raise StageNotBuilt(stage)

@@ -82,6 +82,64 @@ class Camera:
         ndc = clip[:3] / clip[3]
         return (ndc[0] + 1) / 2 * self.width, (1 - ndc[1]) / 2 * self.height
 
+    def normalised(self, point: np.ndarray) -> tuple[float, float, bool]:
+        """Image coordinates in [-1, 1] (x to the right, y down, as torch's affine grids) and
+        whether the point is in front of the camera."""
+        v = np.asarray(self.view).reshape(4, 4).T
+        in_front = (v @ np.append(point, 1.0))[2] < 0
+        col, row = self.project(point)
+        return col / self.width * 2 - 1, row / self.height * 2 - 1, bool(in_front)
+
+    def unproject(self, x: float, y: float, plane_z: float) -> np.ndarray | None:
+        """The world point on the plane z = plane_z seen at normalised image coordinates (x, y)."""
+        v = np.asarray(self.view).reshape(4, 4).T
+        pr = np.asarray(self.projection).reshape(4, 4).T
+        inv = np.linalg.inv(pr @ v)
+        near = inv @ np.array([x, -y, -1.0, 1.0])
+        far = inv @ np.array([x, -y, 1.0, 1.0])
+        a, b = near[:3] / near[3], far[:3] / far[3]
+        if abs(b[2] - a[2]) < 1e-9:
+            return None
+        t = (plane_z - a[2]) / (b[2] - a[2])
+        return a + t * (b - a) if t > 0 else None
+
+
+def view_matrix(eye, target, up=(0.0, 0.0, 1.0)) -> tuple[float, ...]:
+    """A look-at view matrix, column-major like PyBullet's computeViewMatrix."""
+    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
+    f = target - eye
+    f /= np.linalg.norm(f)
+    s = np.cross(f, up)
+    s /= np.linalg.norm(s)
+    u = np.cross(s, f)
+    m = np.eye(4)
+    m[0, :3], m[1, :3], m[2, :3] = s, u, -f
+    m[:3, 3] = -m[:3, :3] @ eye
+    return tuple(m.T.reshape(-1).tolist())
+
+
+def projection_matrix(fov: float, aspect: float, near: float = NEAR, far: float = FAR) -> tuple[float, ...]:
+    """A perspective projection, column-major like PyBullet's computeProjectionMatrixFOV."""
+    f = 1.0 / math.tan(math.radians(fov) / 2)
+    m = np.zeros((4, 4))
+    m[0, 0], m[1, 1] = f / aspect, f
+    m[2, 2], m[2, 3] = (far + near) / (near - far), 2 * far * near / (near - far)
+    m[3, 2] = -1.0
+    return tuple(m.T.reshape(-1).tolist())
+
+
+def make_camera(target, fov: float, width: int, height: int | None = None) -> Camera:
+    height = height or width
+    return Camera(view_matrix(HEAD, target), projection_matrix(fov, width / height), width, height)
+
+
+def fovea_camera(gaze: Gaze, size: int) -> Camera:
+    return make_camera(gaze.point(), FOVEA_FOV / gaze.zoom_factor(), size)
+
+
+def periphery_camera(gaze: Gaze, size: int) -> Camera:
+    return make_camera(gaze.point(), PERIPHERY_FOV, size)
+
 
 class Eye:
     def __init__(self, sim: Sim, *, fovea_size: int, periphery_size: int, frame_size: int):
@@ -91,20 +149,16 @@ class Eye:
         self.frame_size = frame_size
 
     def camera(self, target, fov: float, width: int, height: int | None = None) -> Camera:
-        p = self.sim.p
-        height = height or width
-        view = p.computeViewMatrix(HEAD, list(target), [0, 0, 1])
-        projection = p.computeProjectionMatrixFOV(fov, width / height, NEAR, FAR)
-        return Camera(view, projection, width, height)
+        return make_camera(target, fov, width, height)
 
     def fovea_camera(self, gaze: Gaze) -> Camera:
-        return self.camera(gaze.point(), FOVEA_FOV / gaze.zoom_factor(), self.fovea_size)
+        return fovea_camera(gaze, self.fovea_size)
 
     def periphery_camera(self, gaze: Gaze) -> Camera:
-        return self.camera(gaze.point(), PERIPHERY_FOV, self.periphery_size)
+        return periphery_camera(gaze, self.periphery_size)
 
     def frame_camera(self, width: int | None = None, height: int | None = None) -> Camera:
-        return self.camera(FRAME_TARGET, FRAME_FOV, width or self.frame_size, height)
+        return make_camera(FRAME_TARGET, FRAME_FOV, width or self.frame_size, height)
 
     def render(self, camera: Camera) -> np.ndarray:
         p = self.sim.p

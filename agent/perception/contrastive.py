@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
-from agent.checkpoint import GracefulInterrupt, latest_checkpoint, load_checkpoint, save_checkpoint
 from agent.config import EncoderConfig, RunConfig, save_config
 from agent.data.format import PlayData
 from agent.perception.augment import augment
 from agent.perception.encoder import EncoderSpec, GlimpseEncoder, ProjectionHead, save_encoder
 from agent.perception.stream import STREAMS, GlimpseBuffer, split_chunks
+from agent.training import TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -69,77 +68,36 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
     params = [*encoder.parameters(), *head.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     buffer = GlimpseBuffer(data, train_ids, cfg.buffer_chunks, rng)
-    ckpt_dir = out_dir / "checkpoints"
-    start_step, history = 0, []
-    if resume:
-        last = latest_checkpoint(ckpt_dir)
-        if last is not None:
-            state = load_checkpoint(last, {"encoder": encoder, "head": head}, opt, gen)
-            start_step, history = state["step"], state["history"]
-            rng.bit_generator.state = state["numpy_rng"]
-            buffer.load_state(state["buffer"])
-            log.info("resuming from %s (step %d)", last, start_step)
-    elif ckpt_dir.exists() and any(ckpt_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} already holds a training run; pass --resume to continue it "
-                              "or choose another run folder")
+    run = TrainingRun(out_dir, name="encoder", total_steps=cfg.steps, modules={"encoder": encoder, "head": head},
+                      optimizer=opt, torch_gen=gen, rng=rng, buffer=buffer, resume=resume, progress=progress,
+                      log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
     save_config(config, out_dir / "config.yaml")
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(out_dir / "tb"), purge_step=start_step if resume else None)
-
-    def checkpoint(step: int) -> None:
-        save_checkpoint(ckpt_dir, step, {"encoder": encoder, "head": head}, opt, gen,
-                        {"history": history, "numpy_rng": rng.bit_generator.state, "buffer": buffer.state()})
-
-    bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress, desc="encoder", unit="step")
     encoder.train()
     head.train()
-    t_last, samples = time.perf_counter(), 0
-    t_start = time.perf_counter()
-    try:
-        with GracefulInterrupt() as interrupt:
-            for step in range(start_step, cfg.steps):
-                # The buffer swaps chunks on a fixed schedule of the global step, so a resumed
-                # run sees the same batches as an uninterrupted one.
-                if step > 0 and step % cfg.refresh_every == 0:
-                    buffer.refresh()
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * _lr_factor(step, cfg.steps)
-                stream = STREAMS[step % len(STREAMS)]
-                anchors, positives = buffer.sample_pairs(stream, cfg.batch_size, cfg.temporal_fraction, cfg.max_dt)
-                images = torch.from_numpy(np.concatenate([anchors, positives]))
-                views = augment(images, crop_scale=tuple(cfg.crop_scale), colour=cfg.colour_distortion,
-                                colour_strength=cfg.colour_strength, gen=gen).to(device)
-                loss, pos, neg = nt_xent(head(encoder(views)), cfg.temperature)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite contrastive loss at step {step}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 5.0)
-                opt.step()
-                samples += len(views)
-                bar.update()
-                done = step + 1
-                if done % cfg.log_every == 0 or done == cfg.steps:
-                    now = time.perf_counter()
-                    rate = samples / max(now - t_last, 1e-9)
-                    t_last, samples = now, 0
-                    row = {"step": done, "loss": loss.item(), "pos_sim": pos, "neg_sim": neg,
-                           "lr": opt.param_groups[0]["lr"], "samples_per_s": rate}
-                    history.append(row)
-                    for k, v in row.items():
-                        if k != "step":
-                            writer.add_scalar(f"encoder/{k}", v, done)
-                    bar.set_postfix(loss=f"{row['loss']:.3f}")
-                if interrupt.requested:
-                    checkpoint(done)
-                    raise KeyboardInterrupt
-                if done % cfg.checkpoint_every == 0 and done < cfg.steps:
-                    checkpoint(done)
-    finally:
-        bar.close()
-        writer.close()
-    checkpoint(cfg.steps)
+    with run:
+        for step in range(run.start_step, cfg.steps):
+            # The buffer swaps chunks on a fixed schedule of the global step, so a resumed
+            # run sees the same batches as an uninterrupted one.
+            if step > 0 and step % cfg.refresh_every == 0:
+                buffer.refresh()
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * _lr_factor(step, cfg.steps)
+            stream = STREAMS[step % len(STREAMS)]
+            anchors, positives = buffer.sample_pairs(stream, cfg.batch_size, cfg.temporal_fraction, cfg.max_dt)
+            images = torch.from_numpy(np.concatenate([anchors, positives]))
+            views = augment(images, crop_scale=tuple(cfg.crop_scale), colour=cfg.colour_distortion,
+                            colour_strength=cfg.colour_strength, gen=gen).to(device)
+            loss, pos, neg = nt_xent(head(encoder(views)), cfg.temperature)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite contrastive loss at step {step}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            run.end_step(step + 1, {"loss": loss.item(), "pos_sim": pos, "neg_sim": neg,
+                                    "lr": opt.param_groups[0]["lr"]}, samples=len(views))
+    wall = run.finish()
+    history = run.history
     save_encoder(encoder.cpu(), out_dir, {"trained_steps": cfg.steps, "colour_distortion": cfg.colour_distortion})
     metrics = {
         "steps": cfg.steps,
@@ -148,7 +106,7 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
         "final_neg_sim": history[-1]["neg_sim"] if history else None,
         "mean_samples_per_s": float(np.mean([h["samples_per_s"] for h in history[1:]] or [0.0])),
         "train_chunks": len(train_ids),
-        "wall_time_s": round(time.perf_counter() - t_start, 1),  # of this invocation (a resumed run: the rest)
+        "wall_time_s": wall,  # of this invocation (a resumed run: the rest)
         "history": history,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

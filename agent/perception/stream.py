@@ -20,9 +20,11 @@ class GlimpseBuffer:
     same video?"). The other pairs of the batch are the negatives.
     """
 
-    def __init__(self, data: PlayData, chunk_ids: list[int], size: int, rng: np.random.Generator):
+    def __init__(self, data: PlayData, chunk_ids: list[int], size: int, rng: np.random.Generator, keep=None):
+        """keep: optional function of the gaze array (N, 3) -> bool mask of the rows to sample."""
         if not chunk_ids:
             raise ValueError("no chunks to stream from")
+        self.keep = keep
         self.data = data
         self.chunk_ids = list(chunk_ids)
         self.rng = rng
@@ -54,7 +56,7 @@ class GlimpseBuffer:
         for cid in self.slots:
             if cid not in self._loaded:
                 with self.data.open(cid) as chunk:
-                    arrays = chunk.read(("episode", *STREAMS))
+                    arrays = chunk.read(("episode", "gaze", *STREAMS))
                 episodes = arrays["episode"]
                 # rows of one episode are contiguous: [start, end) per row
                 change = np.flatnonzero(np.diff(episodes)) + 1
@@ -63,6 +65,10 @@ class GlimpseBuffer:
                 lengths = ends - starts
                 arrays["ep_start"] = np.repeat(starts, lengths)
                 arrays["ep_end"] = np.repeat(ends, lengths)
+                rows = np.arange(len(episodes)) if self.keep is None else np.flatnonzero(self.keep(arrays["gaze"]))
+                if len(rows) == 0:
+                    rows = np.arange(len(episodes))  # a chunk with nothing to keep: rare, and harmless
+                arrays["rows"] = rows
                 self._loaded[cid] = arrays
 
     def refresh(self) -> None:
@@ -82,8 +88,8 @@ class GlimpseBuffer:
         offsets = self.rng.integers(1, max_dt + 1, size=batch) * self.rng.choice([-1, 1], size=batch)
         for k in range(batch):
             arrays = self._loaded[self.slots[slot_of[k]]]
-            n = len(arrays["episode"])
-            i = int(self.rng.integers(n))
+            rows = arrays["rows"]
+            i = int(rows[self.rng.integers(len(rows))])
             j = i
             if temporal[k]:
                 j = int(np.clip(i + offsets[k], arrays["ep_start"][i], arrays["ep_end"][i] - 1))

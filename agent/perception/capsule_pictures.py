@@ -1,0 +1,44 @@
+"""Pictures of what the capsule parser does, for people: input, reconstruction, parts by object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+
+PALETTE = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
+                    [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128], [170, 110, 40],
+                    [128, 0, 0], [170, 255, 195], [128, 128, 0], [0, 0, 128]], dtype=np.uint8)
+BACKGROUND = np.array([40, 40, 40], dtype=np.uint8)
+
+
+@torch.no_grad()
+def explain(model, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Reconstructions and a map of which object capsule explains each pixel (-1: background)."""
+    model.eval()
+    _, out = model(torch.from_numpy(images))
+    recon = (out["pictures"]["reconstruction"].clamp(0, 1) * 255).byte().permute(0, 2, 3, 1).numpy()
+    responsibility = out["pictures"]["responsibility"]  # (B, K+1, H, W)
+    part = responsibility.argmax(1).numpy()  # K means background
+    owner = out["posterior"].argmax(-1).numpy()  # (B, K): the object each part belongs to
+    k = responsibility.shape[1] - 1
+    objects = np.full(part.shape, -1)
+    for b in range(len(images)):
+        fg = part[b] < k
+        objects[b][fg] = owner[b][part[b][fg]]
+    return {"reconstruction": recon, "object_of_pixel": objects}
+
+
+def save_reconstruction_grid(model, images: np.ndarray, path: Path, scale: int = 4) -> Path:
+    """Rows: input, reconstruction, pixels coloured by the object capsule that explains them."""
+    info = explain(model, images)
+    coloured = np.where(info["object_of_pixel"][..., None] >= 0,
+                        PALETTE[info["object_of_pixel"] % len(PALETTE)], BACKGROUND)
+    rows = [np.concatenate(list(r), axis=1) for r in (images, info["reconstruction"], coloured)]
+    grid = np.concatenate(rows, axis=0).repeat(scale, 0).repeat(scale, 1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.imwrite(path, grid)
+    return path
