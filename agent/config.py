@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from envs.desk_env import DeskConfig
+from envs.config import DeskConfig
 
 
 class ConfigError(ValueError):

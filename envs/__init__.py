@@ -1,8 +1,12 @@
-"""The PyBullet desk: a Franka Panda, a drawer, a button with a lamp, three blocks, and an eye."""
+"""The PyBullet desk: a Franka Panda, a drawer, a button with a lamp, three blocks, and an eye.
+
+Importing `envs` registers the Gymnasium ids but does not load PyBullet: the learning
+stages read the desk's geometry and tasks on machines without a simulator.
+"""
 
 from gymnasium.envs.registration import register
 
-from envs.desk_env import DeskConfig, DeskEnv
+from envs.config import DeskConfig
 from envs.tasks import ALL_TASKS, TASK_IDS, Task
 
 # Every id is registered here, in one place.
@@ -16,5 +20,14 @@ ENV_IDS = tuple(ENV_SPECS)
 
 for _env_id, _kwargs in ENV_SPECS.items():
     register(id=_env_id, entry_point="envs.desk_env:DeskEnv", kwargs=dict(_kwargs))
+
+
+def __getattr__(name: str):
+    if name == "DeskEnv":  # loads PyBullet
+        from envs.desk_env import DeskEnv
+
+        return DeskEnv
+    raise AttributeError(f"module 'envs' has no attribute {name!r}")
+
 
 __all__ = ["ALL_TASKS", "ENV_IDS", "TASK_IDS", "DeskConfig", "DeskEnv", "Task"]

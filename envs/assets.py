@@ -17,8 +17,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-import pybullet_data
-
 # --- Cabinet (drawer) geometry, metres, in the cabinet frame: x points away from the robot.
 CABINET_FRONT_X = 0.62  # world x of the housing's front face
 CABINET_Y = 0.28  # world y of the cabinet's centre line
@@ -163,6 +161,8 @@ def decimate_obj(text: str, cell: float) -> str:
 @functools.cache
 def asset_dir() -> str:
     """A per-process folder holding the generated URDF files."""
+    import pybullet_data
+
     folder = tempfile.mkdtemp(prefix="saccade-assets-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     panda_dir = os.path.join(pybullet_data.getDataPath(), "franka_panda")

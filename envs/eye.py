@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from envs.sim import Sim
+if TYPE_CHECKING:  # the simulator is needed to run the desk, not to read its geometry
+    from envs.sim import Sim
+
 
 HEAD = (0.40, -0.80, 0.85)  # to the right of the arm, above the desk: the arm rarely hides the work
 # The gaze point lives on this rectangle of the workspace, at this height.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from envs.assets import asset_path
-from envs.sim import Sim
+
+if TYPE_CHECKING:  # the simulator is needed to run the desk, not to read its geometry
+    from envs.sim import Sim
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
 FINGER_JOINTS = (9, 10)

@@ -7,11 +7,14 @@ own state; it knows nothing of tasks, rewards or cameras.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from envs import assets as A
-from envs.sim import Sim
+
+if TYPE_CHECKING:  # the simulator is needed to run the desk, not to read its geometry
+    from envs.sim import Sim
 
 COLOURS = ("red", "green", "blue")
 RGBA = {"red": (0.85, 0.12, 0.1, 1.0), "green": (0.1, 0.7, 0.2, 1.0), "blue": (0.12, 0.25, 0.9, 1.0)}

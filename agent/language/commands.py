@@ -6,16 +6,21 @@
     parser.parse("make me a coffee")
         -> {"error": "the command names nothing on the desk ...", "suggestions": ["open the drawer", ...]}
 
-A command goes through three stages and the first that objects rejects it, naming why:
+A command goes through three stages and the first that objects refuses it, naming why:
 
 1. Checks on the text: empty or whitespace, longer than MAX_CHARS, no word that occurs in the
-   training phrasings (gibberish), no object the desk has (drawer, button, lamp, blocks...), a colour
-   the desk has no block of (yellow, purple...), several block colours in one command.
+   training phrasings (gibberish), no object the desk has (drawer, button, lamp, blocks...), a
+   negation ("don't open the drawer"), a colour the desk has no block of (yellow, purple...),
+   several block colours in one command.
 2. A task classifier over the 8 task ids, fed the command with its colour words removed (the task
-   does not depend on the colour). Its confidence is the cosine similarity between the command's
-   feature vector and the nearest training phrasing of the predicted task; below the threshold the
-   command is refused. The threshold is picked on held-out data (the validation phrasings and
-   UNSUPPORTED_TUNING), never on UNSUPPORTED_REPORT, which only measures the rejection rate.
+   does not depend on the colour). The command is carried out only if both
+   - its similarity (cosine between its feature vector and the nearest training phrasing of the
+     predicted task) reaches Thresholds.similarity: otherwise it is unlike anything the desk does;
+   - the classifier's probability of that task reaches Thresholds.probability: otherwise it is
+     ambiguous ("move the red block": lift it? push it which way?).
+   Both thresholds are picked on held-out data (the validation phrasings and UNSUPPORTED_TUNING +
+   AMBIGUOUS_TUNING), never on UNSUPPORTED_REPORT + AMBIGUOUS_REPORT, which only measure the
+   rejection rate.
 3. The colour: a block task takes the colour word of the command (red, green or blue) and is refused
    without one; the other tasks take none (the training phrasing "push the red button" names the
    button's colour, not a block).
@@ -40,13 +45,14 @@ import json
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # the MiniLM weights come from a pip package, never from a hub
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
@@ -75,7 +81,7 @@ DESK_OBJECTS = frozenset({
 })
 
 # Commands the desk cannot carry out. The two sets were written separately: the tuning set picks the
-# threshold, the report set only measures the rejection rate and is never used to choose anything.
+# thresholds, the report set only measures the rejection rate and is never used to choose anything.
 UNSUPPORTED_TUNING: tuple[str, ...] = (
     "make me a coffee", "open the window", "stack the red block on the blue one", "lift the yellow block",
     "asdf qwerty zxcv", "what is the weather like today", "close the door", "turn on the television",
@@ -96,6 +102,20 @@ UNSUPPORTED_TUNING: tuple[str, ...] = (
     "hand me the scissors", "tie my shoes", "pour a glass of water", "paint the drawer blue",
     "translate this into french", "turn the red block upside down", "charge your battery", "knit a scarf",
     "empty the trash", "swap the red and blue blocks", "close the laptop", "fix the lamp",
+)
+# Commands that name desk things but not one task: underspecified, ambiguous, compound or negated.
+# Added to the two sets above in a second round (see docs/commands.md), written separately as well.
+AMBIGUOUS_TUNING: tuple[str, ...] = (
+    "push the red block", "the drawer", "drawer", "move the blue block", "do something with the drawer",
+    "open the drawer and press the button", "don't open the drawer", "put the green block", "use the drawer",
+    "move the drawer", "take the red block", "the green block", "slide the blue block", "do not press the button",
+    "the drawer please", "lift the red block and open the drawer",
+)
+AMBIGUOUS_REPORT: tuple[str, ...] = (
+    "shift the green block", "the red block", "do the drawer", "open the drawer then close it",
+    "never press the button", "nudge the blue block", "handle the drawer", "the lamp",
+    "press the button and lift the red block", "don't lift the blue block", "work the drawer",
+    "move the green block somewhere",
 )
 UNSUPPORTED_REPORT: tuple[str, ...] = (
     "bake a cake", "open the front gate", "put the blue block on the green block", "lift the grey block",
@@ -364,16 +384,30 @@ _BACKEND_CLASSES = {"minilm": _MiniLMBackend, "scratch": _ScratchBackend}
 
 # -------------------------------------------------------------------------------------------- parser
 
+_NEGATION = re.compile(r"\b(?:not|never|dont|cannot)\b|n['\u2019]t\b")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A command is carried out only if both hold for its predicted task."""
+
+    similarity: float = 0.0  # cosine similarity to the nearest training phrasing of the task (familiarity)
+    probability: float = 0.0  # the classifier's probability of the task (no close second: not ambiguous)
+
 
 @dataclass
 class _Analysis:
-    """Everything about one command that does not depend on the threshold."""
+    """Everything about one command that does not depend on the thresholds."""
 
     reason: str | None = None  # why the checks of stage 1 refuse it, None if they let it through
     message: str = ""
     probs: torch.Tensor | None = None  # task probabilities of the classifier
-    confidence: float = 0.0
+    similarity: float = 0.0
     colours: list[str] = field(default_factory=list)  # desk colours named, in order, without repeats
+
+    @property
+    def probability(self) -> float:
+        return 0.0 if self.probs is None else float(self.probs.max())
 
 
 @dataclass
@@ -383,7 +417,6 @@ class _Result:
     reason: str | None = None  # None when accepted
     message: str = ""
     suggestions: list[str] = field(default_factory=list)
-    confidence: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         if self.reason is None:
@@ -394,10 +427,10 @@ class _Result:
 class CommandParser:
     """Maps a typed command to {"task", "block"} or refuses it with {"error", "suggestions"}."""
 
-    def __init__(self, backend: _MiniLMBackend | _ScratchBackend, threshold: float, vocabulary: frozenset[str],
+    def __init__(self, backend: _MiniLMBackend | _ScratchBackend, thresholds: Thresholds, vocabulary: frozenset[str],
                  info: dict[str, Any] | None = None):
         self._backend = backend
-        self.threshold = float(threshold)
+        self.thresholds = thresholds
         self.vocabulary = frozenset(vocabulary)
         self.info = dict(info or {})
 
@@ -407,7 +440,7 @@ class CommandParser:
 
     def parse(self, text: str) -> dict[str, Any]:
         """{"task": id, "block": colour or None}, or {"error": why, "suggestions": [up to 3 commands]}."""
-        return self._decide(self._analyse(text), self.threshold).as_dict()
+        return self._decide(self._analyse(text), self.thresholds).as_dict()
 
     # ---- the stages
 
@@ -425,7 +458,7 @@ class CommandParser:
         a.colours = list(dict.fromkeys(w for w in words if w in COLOURS))
         model_text = _task_text(words)
         if model_text:
-            a.probs, a.confidence = self._backend.classify(model_text)
+            a.probs, a.similarity = self._backend.classify(model_text)
         if a.reason is not None:
             return a
         others = sorted({w for w in words if w in OTHER_COLOURS})
@@ -434,6 +467,8 @@ class CommandParser:
         elif not any(w in DESK_OBJECTS for w in words):
             a.reason, a.message = ("no_desk_object", "the command names nothing on the desk (its drawer, its button "
                                    "and lamp, its red, green and blue blocks)")
+        elif _NEGATION.search(unicodedata.normalize("NFKC", text).lower()):
+            a.reason, a.message = "negated", "the command is negated; say what the robot should do, not what not to do"
         elif others:
             a.reason, a.message = ("unknown_colour", f"unknown colour {others[0]!r}: the desk's blocks are "
                                    f"{_colour_list()}")
@@ -444,26 +479,31 @@ class CommandParser:
             a.reason, a.message = "no_task", "the command names no action"
         return a
 
-    def _decide(self, a: _Analysis, threshold: float) -> _Result:
+    def _decide(self, a: _Analysis, thresholds: Thresholds) -> _Result:
         if a.reason is not None:
-            return _Result(reason=a.reason, message=a.message, confidence=a.confidence,
+            return _Result(reason=a.reason, message=a.message,
                            suggestions=self._suggest(a, by_colour=a.reason in ("unknown_colour", "several_colours")))
         best = TASK_IDS[int(a.probs.argmax())]
-        if a.confidence < threshold:
-            guess = canonical_phrasing(Task(best, _colour_for(best, a.colours)))
-            return _Result(reason="low_confidence", confidence=a.confidence, suggestions=self._suggest(a),
-                           message=f"not a command the desk supports: the closest is {guess!r}, but its confidence "
-                                   f"{a.confidence:.2f} is below the threshold {threshold:.2f}")
+        guess = canonical_phrasing(Task(best, _colour_for(best, a.colours)))
+        if a.similarity < thresholds.similarity:
+            return _Result(reason="unfamiliar", suggestions=self._suggest(a),
+                           message=f"not a command the desk supports: the nearest is {guess!r}, but the command is "
+                                   f"too far from its phrasings (similarity {a.similarity:.2f}, needs "
+                                   f"{thresholds.similarity:.2f})")
+        if a.probability < thresholds.probability:
+            return _Result(reason="ambiguous", suggestions=self._suggest(a),
+                           message=f"ambiguous command: the likeliest meaning is {guess!r}, but only at "
+                                   f"{a.probability:.2f} (needs {thresholds.probability:.2f})")
         if best not in BLOCK_TASKS:
-            return _Result(task=best, block=None, confidence=a.confidence)
+            return _Result(task=best, block=None)
         if not a.colours:
-            return _Result(reason="no_colour", confidence=a.confidence, suggestions=self._suggest(a, by_colour=True),
+            return _Result(reason="no_colour", suggestions=self._suggest(a, by_colour=True),
                            message=f"which block? the command names no colour; the desk's blocks are {_colour_list()}")
-        return _Result(task=best, block=a.colours[0], confidence=a.confidence)
+        return _Result(task=best, block=a.colours[0])
 
     def _suggest(self, a: _Analysis, by_colour: bool = False) -> list[str]:
-        """Up to 3 supported commands nearest to the text: the best tasks, or the best block task in
-        each colour when the colour was the problem."""
+        """Up to 3 supported commands nearest to the text: the likeliest tasks, or the likeliest block
+        task in each colour when the colour was the problem."""
         if a.probs is None:
             order = list(TASK_IDS)
         else:
@@ -487,7 +527,7 @@ class CommandParser:
         if isinstance(self._backend, _ScratchBackend):
             self._backend.tokenizer.save(str(folder / "tokenizer.json"))
         config = {"kind": "saccade.CommandParser", "format": FORMAT_VERSION, "backend": self.backend,
-                  "threshold": self.threshold, "task_ids": list(TASK_IDS), "colours": list(COLOURS),
+                  "thresholds": asdict(self.thresholds), "task_ids": list(TASK_IDS), "colours": list(COLOURS),
                   "max_chars": MAX_CHARS, "vocabulary": sorted(self.vocabulary), "info": self.info,
                   **self._backend.config()}
         (folder / "config.json").write_text(json.dumps(config, indent=2))
@@ -513,9 +553,11 @@ class CommandParser:
         tensors = load_safetensors(folder / "weights.safetensors")
         try:
             backend = _BACKEND_CLASSES[config["backend"]].from_saved(folder, config, tensors)
-        except (KeyError, RuntimeError) as e:
+            thresholds = Thresholds(**config["thresholds"])
+            vocabulary = frozenset(config["vocabulary"])
+        except (KeyError, TypeError, RuntimeError) as e:
             raise WeightsError(f"{folder}: weights or config do not fit the {config['backend']} model ({e})") from None
-        return cls(backend, config["threshold"], frozenset(config["vocabulary"]), config.get("info"))
+        return cls(backend, thresholds, vocabulary, config.get("info"))
 
 
 def _colour_for(task_id: str, named: list[str]) -> str | None:
@@ -529,40 +571,52 @@ def _colour_list() -> str:
 # ---------------------------------------------------------------------------- training and evaluation
 
 
-def choose_threshold(parser: CommandParser) -> tuple[float, dict[str, Any]]:
-    """The threshold that maximises validation exact accuracy + rejection rate of UNSUPPORTED_TUNING.
+def _candidates(values: np.ndarray) -> np.ndarray:
+    """0 and the midpoints between consecutive distinct values."""
+    v = np.unique(np.round(values, 6))
+    return np.concatenate([[0.0], np.round((v[1:] + v[:-1]) / 2, 6)])
 
-    Candidates are 0 and the midpoints between consecutive confidences seen; among the best ones
-    the median is taken, which keeps the threshold away from the examples on either side.
+
+def choose_thresholds(parser: CommandParser) -> tuple[Thresholds, dict[str, Any]]:
+    """The thresholds that maximise exact accuracy on the validation phrasings + the rejection rate of
+    the tuning commands (UNSUPPORTED_TUNING + AMBIGUOUS_TUNING), both weighted alike.
+
+    Candidates for each threshold are 0 and the midpoints between consecutive values seen. Among the
+    best pairs the one in the middle is taken (median similarity, then median probability), which
+    keeps the thresholds away from the examples on either side.
     """
-    valid = [(parser._analyse(p), (t, b)) for p, t, b in _labelled("validation")]
-    unsupported = [parser._analyse(p) for p in UNSUPPORTED_TUNING]
-    seen = sorted({round(a.confidence, 6) for a, _ in valid} | {round(a.confidence, 6) for a in unsupported})
-    candidates = [0.0] + [round((x + y) / 2, 6) for x, y in zip(seen, seen[1:])]
-
-    def score(thr: float) -> tuple[float, float]:
-        acc = sum((r.task, r.block) == want for r, want in ((parser._decide(a, thr), w) for a, w in valid)) / len(valid)
-        rej = sum(parser._decide(a, thr).reason is not None for a in unsupported) / len(unsupported)
-        return acc, rej
-
-    scored = [(thr, *score(thr)) for thr in candidates]
-    best = max(acc + rej for _, acc, rej in scored)
-    winners = [row for row in scored if abs(row[1] + row[2] - best) < 1e-9]
-    thr, acc, rej = winners[(len(winners) - 1) // 2]
-    return thr, {"validation_exact": acc, "tuning_rejection": rej, "candidates": len(candidates),
-                 "best_range": [winners[0][0], winners[-1][0]]}
+    zero = Thresholds()
+    valid = [parser._analyse(p) for p, _, _ in _labelled("validation")]
+    want = [(t, b) for _, t, b in _labelled("validation")]
+    tuning = [parser._analyse(p) for p in (*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING)]
+    # What each command gives with both thresholds at 0; raising them can only turn answers into refusals.
+    right = np.array([(parser._decide(a, zero).task, parser._decide(a, zero).block) == w for a, w in zip(valid, want)])
+    passes = np.array([parser._decide(a, zero).reason is None for a in tuning])
+    sim = np.array([a.similarity for a in valid + tuning])
+    prob = np.array([a.probability for a in valid + tuning])
+    s_cand, p_cand = _candidates(sim), _candidates(prob)
+    kept = (sim[None, None, :] >= s_cand[:, None, None]) & (prob[None, None, :] >= p_cand[None, :, None])
+    accuracy = (kept[..., : len(valid)] & right).mean(-1)
+    rejection = 1 - (kept[..., len(valid):] & passes).mean(-1)
+    total = accuracy + rejection
+    winners = np.argwhere(np.isclose(total, total.max()))  # rows sorted by similarity index, then probability
+    si = int(np.sort(winners[:, 0])[(len(winners) - 1) // 2])
+    ps = np.sort(winners[winners[:, 0] == si][:, 1])
+    pi = int(ps[(len(ps) - 1) // 2])
+    thresholds = Thresholds(float(s_cand[si]), float(p_cand[pi]))
+    return thresholds, {"validation_exact": float(accuracy[si, pi]), "tuning_rejection": float(rejection[si, pi]),
+                        "candidate_pairs": int(total.size), "best_pairs": int(len(winners))}
 
 
 def train_command_parser(seed: int = 0, backend: str = "minilm") -> CommandParser:
-    """Train the task classifier on the training phrasings only, then pick the threshold on the
-    validation phrasings and UNSUPPORTED_TUNING. Deterministic given the seed."""
+    """Train the task classifier on the training phrasings only, then pick the thresholds on the
+    validation phrasings and the tuning commands. Deterministic given the seed."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    examples = _training_examples()
-    model = _BACKEND_CLASSES[backend].train(examples, seed)
+    model = _BACKEND_CLASSES[backend].train(_training_examples(), seed)
     vocabulary = frozenset(w for p, _, _ in _labelled("train") for w in _words(p))
-    parser = CommandParser(model, threshold=0.0, vocabulary=vocabulary, info={"seed": seed})
-    parser.threshold, tuning = choose_threshold(parser)
+    parser = CommandParser(model, Thresholds(), vocabulary, info={"seed": seed})
+    parser.thresholds, tuning = choose_thresholds(parser)
     parser.info["threshold_tuning"] = tuning
     return parser
 
@@ -570,36 +624,73 @@ def train_command_parser(seed: int = 0, backend: str = "minilm") -> CommandParse
 def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
     """The three goal metrics and per-split details.
 
-    train_exact and validation_exact: share of phrasings mapped to the right task and block.
-    rejection_rate: share of UNSUPPORTED_REPORT refused (that set picked nothing).
-    The validation phrasings also picked the threshold, so validation_exact is slightly optimistic.
+    train_exact, validation_exact: share of the training / validation phrasings mapped to the right
+    task and block. rejection_rate: share of the report commands (UNSUPPORTED_REPORT +
+    AMBIGUOUS_REPORT) refused; they chose nothing. The validation phrasings also chose the thresholds,
+    so validation_exact is somewhat optimistic.
     """
+    def outcome(text: str) -> tuple[_Analysis, _Result]:
+        a = parser._analyse(text)
+        return a, parser._decide(a, parser.thresholds)
+
     def labelled(split: str) -> dict[str, Any]:
         rows, wrong, refused = _labelled(split), [], 0
         for text, task, block in rows:
-            r = parser._decide(parser._analyse(text), parser.threshold)
+            a, r = outcome(text)
             refused += r.reason is not None
             if (r.task, r.block) != (task, block):
                 wrong.append({"text": text, "expected": {"task": task, "block": block}, "got": r.as_dict(),
-                              "confidence": round(r.confidence, 4)})
+                              "similarity": round(a.similarity, 4), "probability": round(a.probability, 4)})
         return {"n": len(rows), "exact": 1 - len(wrong) / len(rows), "refused": refused, "wrong": wrong}
 
     def unsupported(texts: tuple[str, ...]) -> dict[str, Any]:
         by_reason: dict[str, int] = {}
         accepted = []
         for text in texts:
-            r = parser._decide(parser._analyse(text), parser.threshold)
+            a, r = outcome(text)
             if r.reason is None:
-                accepted.append({"text": text, "got": r.as_dict(), "confidence": round(r.confidence, 4)})
+                accepted.append({"text": text, "got": r.as_dict(), "similarity": round(a.similarity, 4),
+                                 "probability": round(a.probability, 4)})
             else:
                 by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
         return {"n": len(texts), "rejection_rate": 1 - len(accepted) / len(texts),
                 "by_reason": dict(sorted(by_reason.items())), "accepted": accepted}
 
     splits = {"train": labelled("train"), "validation": labelled("validation"),
-              "unsupported_tuning": unsupported(UNSUPPORTED_TUNING),
-              "unsupported_report": unsupported(UNSUPPORTED_REPORT)}
+              "tuning": unsupported((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING)),
+              "report": unsupported((*UNSUPPORTED_REPORT, *AMBIGUOUS_REPORT)),
+              "report_unsupported_only": unsupported(UNSUPPORTED_REPORT),
+              "report_ambiguous_only": unsupported(AMBIGUOUS_REPORT)}
     metrics = {"train_exact": splits["train"]["exact"], "validation_exact": splits["validation"]["exact"],
-               "rejection_rate": splits["unsupported_report"]["rejection_rate"]}
-    return {**metrics, "threshold": parser.threshold, "backend": parser.backend, "goals": dict(GOALS),
+               "rejection_rate": splits["report"]["rejection_rate"]}
+    return {**metrics, "threshold": asdict(parser.thresholds), "backend": parser.backend, "goals": dict(GOALS),
             "goals_met": {k: metrics[k] >= v for k, v in GOALS.items()}, "splits": splits}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m agent.language.commands [--backend minilm scratch] [--seed 0] [--save DIR] [--details]"""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(description="Train the command parser and print the goal metrics as JSON.")
+    ap.add_argument("--backend", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", type=Path, help="save each parser to DIR/BACKEND")
+    ap.add_argument("--details", action="store_true", help="print every split, with the mistakes")
+    args = ap.parse_args(argv)
+    for backend in args.backend:
+        start = time.perf_counter()
+        parser = train_command_parser(args.seed, backend)
+        seconds = time.perf_counter() - start
+        report = evaluate_command_parser(parser)
+        if args.save:
+            parser.save(args.save / backend)
+        if not args.details:
+            report = {k: v for k, v in report.items() if k != "splits"} | {
+                "rejection_by_set": {k: report["splits"][k]["rejection_rate"]
+                                     for k in ("tuning", "report_unsupported_only", "report_ambiguous_only")}}
+        print(json.dumps({"train_seconds": round(seconds, 1), **report}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

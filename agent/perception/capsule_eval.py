@@ -25,7 +25,7 @@ from agent.perception.capsules import CapsuleParser, load_parser, pose_vector
 from agent.perception.encoder import EncoderSpec, GlimpseEncoder, WeightsError
 from agent.perception.stream import split_chunks
 from envs import assets as A
-from envs.eye import Gaze, periphery_camera
+from envs.eye import Gaze, fovea_camera, periphery_camera
 from envs.scene import drawer_world_x
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,14 @@ def object_positions(state: np.ndarray) -> np.ndarray:
     return out
 
 
-def project_objects(world: np.ndarray, gaze: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised image positions (N, 8, 2) in the peripheral view and visibility (N, 8)."""
+def project_objects(world: np.ndarray, gaze: np.ndarray, size: int,
+                    stream: str = "periphery") -> tuple[np.ndarray, np.ndarray]:
+    """Normalised image positions (N, 8, 2) in the peripheral (or foveal) view and visibility (N, 8)."""
+    make = periphery_camera if stream == "periphery" else fovea_camera
     pos = np.zeros(world.shape[:2] + (2,))
     visible = np.zeros(world.shape[:2], dtype=bool)
     for i in range(len(world)):
-        camera = periphery_camera(Gaze.from_array(gaze[i]), size)
+        camera = make(Gaze.from_array(gaze[i]), size)
         for j in range(world.shape[1]):
             x, y, front = camera.normalised(world[i, j])
             pos[i, j] = x, y
@@ -266,6 +268,9 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
     gt_pos, visible = project_objects(test["world"], test["gaze"], size)
     parsed_test = parse_all(model, test["periphery"])
     metrics = {"discovery": discovery(parsed_test, gt_pos, visible)}
+    # In the fovea objects are several times larger; discovery there is reported as well.
+    fovea_pos, fovea_visible = project_objects(test["world"], test["gaze"], test["fovea"].shape[1], "fovea")
+    metrics["discovery_fovea"] = discovery(parse_all(model, test["fovea"]), fovea_pos, fovea_visible)
     metrics["readout"] = position_readout(parse_all(model, train["periphery"]), train["world"], parsed_test,
                                           test["world"])
     metrics["viewpoint"] = viewpoint_generalisation(config, run_dir, train, test, progress)
@@ -284,8 +289,10 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
 
 def format_capsule_metrics(m: dict) -> str:
     d, r, v, t = m["discovery"], m["readout"], m["viewpoint"], m["throughput"]
+    f = m["discovery_fovea"]
     return "\n".join([
-        f"objects found: {d['objects_found'] * 100:.1f}%  capsule consistency: {d['capsule_consistency'] * 100:.1f}%  "
+        f"fovea: objects found {f['objects_found'] * 100:.1f}%, capsule consistency {f['capsule_consistency'] * 100:.1f}%",
+        f"periphery: objects found: {d['objects_found'] * 100:.1f}%  capsule consistency: {d['capsule_consistency'] * 100:.1f}%  "
         f"consistent capsules: {d['consistent_capsules'] * 100:.1f}%",
         f"position readout error: {r['position_error_m']:.3f} m (predicting the mean: {r['mean_position_baseline_error_m']:.3f} m)",
         f"viewpoint drop: capsules {v['capsules']['drop'] * 100:.1f} points, CNN {v['cnn']['drop'] * 100:.1f} points "

