@@ -14,7 +14,7 @@ import sys
 from agent.config import ConfigError, load_config
 
 STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl", "all")
-EVALS = ("expert", "encoder", "capsules", "narrator", "reward")
+EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward")
 BENCHES = ("env", "encoder")
 
 
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="map a command in words to a task id and block colour")
     p.add_argument("text", help='e.g. "put the red block in the drawer"')
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--run-dir", default=None, help="run folder holding language/commands (trained on first use)")
     _add_config_args(p)
 
     p = sub.add_parser("eval", help="measure a stage (or the scripted expert) and print the metrics")
@@ -95,7 +96,7 @@ def _config(args: argparse.Namespace):
 
 def _not_built(what: str, issue: str) -> None:
     raise UserError(f"{what} is not built yet ({issue}); today `saccade demo --expert`, "
-                    "`saccade train collect|encoder|capsules`, `saccade eval expert|encoder|capsules` and `saccade bench env|encoder` work")
+                    "`saccade train collect|encoder|capsules|language`, `saccade parse`, `saccade eval expert|encoder|capsules|commands` and `saccade bench env|encoder` work")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -132,6 +133,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_encoder(args)
     if args.what == "capsules":
         return _eval_capsules(args)
+    if args.what == "commands":
+        from agent.language.commands import evaluate_command_parser
+        from agent.pipeline import load_or_train_command_parser
+
+        config = _config(args)
+        with _data_errors():
+            report = evaluate_command_parser(load_or_train_command_parser(config))
+        metrics = {k: v for k, v in report.items() if k != "splits"}
+        _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in ("train_exact", "validation_exact",
+                                                                            "rejection_rate", "goals_met")))
+        return 0
     if args.what != "expert":
         _not_built(f"`saccade eval {args.what}`", "its stage comes in a later issue")
     from agent.evaluation import evaluate_expert, format_expert_table
@@ -225,6 +237,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"saccade: {stage} interrupted; a checkpoint was saved: run again with --resume", file=sys.stderr)
             return 130
         print(json.dumps(metrics, indent=2), flush=True)
+        if metrics.get("not_built_yet"):
+            print(f"saccade: note: the {stage} stage does not build {', '.join(metrics['not_built_yet'])} yet",
+                  file=sys.stderr)
     return 0
 
 
@@ -235,9 +250,21 @@ def cmd_command(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    _config(args)
-    _not_built("command parsing", "the language head comes in issue 5")
-    return 2
+    from agent.pipeline import load_or_train_command_parser
+
+    config = _config(args)
+    with _data_errors():
+        parser = load_or_train_command_parser(config)
+    result = parser.parse(args.text)
+    if args.json:
+        print(json.dumps(result))
+    elif "error" in result:
+        print(f"cannot do that: {result['error']}")
+        if result["suggestions"]:
+            print("did you mean: " + "; ".join(f'"{s}"' for s in result["suggestions"]))
+    else:
+        print(f"task {result['task']}" + (f", block {result['block']}" if result["block"] else ""))
+    return 2 if "error" in result else 0
 
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "command": cmd_command, "parse": cmd_parse,

@@ -9,7 +9,9 @@ from pathlib import Path
 from agent.config import RunConfig, save_config
 
 STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl")
-BUILT = ("collect", "encoder", "capsules")
+BUILT = ("collect", "encoder", "capsules", "language")
+# Parts of a stage that later work will add; the stage runs what it has and says what it lacks.
+NOT_YET = {"language": ("narrator", "learned reward")}
 
 
 class StageNotBuilt(Exception):
@@ -37,4 +39,40 @@ def run_stage(config: RunConfig, stage: str, *, resume: bool = False, progress: 
 
         metrics = train_capsules(config, run_dir / "collect", run_dir / "capsules", resume=resume, progress=progress)
         return {k: v for k, v in metrics.items() if k != "history"}
+    if stage == "language":
+        return train_language(config, run_dir / "language")
     raise StageNotBuilt(stage)
+
+
+def train_language(config: RunConfig, out_dir: Path) -> dict:
+    """The language stage: today the command parser (narrator and reward: see NOT_YET)."""
+    import torch
+
+    from agent.language.commands import evaluate_command_parser, train_command_parser
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: more threads only add overhead
+    try:
+        parser = train_command_parser(seed=config.seed, backend="minilm")
+        parser.save(out_dir / "commands")
+        report = evaluate_command_parser(parser)
+    finally:
+        torch.set_num_threads(threads)
+    save_config(config, out_dir / "config.yaml")
+    metrics = {"commands": {k: v for k, v in report.items() if k != "splits"}, "not_built_yet": list(NOT_YET["language"])}
+    (out_dir / "metrics.json").write_text(json.dumps({**metrics, "commands_splits": report["splits"]}, indent=2))
+    return metrics
+
+
+def load_or_train_command_parser(config: RunConfig):
+    """The run's command parser; trained (a few seconds) and saved on first use."""
+    from agent.language.commands import CommandParser
+
+    folder = Path(config.run_dir) / "language" / "commands"
+    if (folder / "config.json").exists():
+        return CommandParser.load(folder)
+    import logging
+
+    logging.getLogger(__name__).warning("no command parser in %s yet: training one (a few seconds)", folder)
+    train_language(config, folder.parent)
+    return CommandParser.load(folder)

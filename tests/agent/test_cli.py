@@ -26,7 +26,7 @@ def test_help(sub, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "capsules"], "not built yet"),
+        (["train", "language", "--run-dir", "nowhere"], "not built yet"),
         (["train", "encoder", "--run-dir", "nowhere"], "play-data folder not found"),
         (["parse", "open the drawer", "--json"], "not built yet"),
         (["command", "open the drawer"], "not built yet"),
@@ -140,3 +140,32 @@ def test_corrupt_chunk_is_a_user_error(tmp_path, capsys):
     (folder / "chunk_00001.npz").write_bytes(b"garbage")
     assert main(["train", "encoder", "--run-dir", str(tmp_path / "run")]) == 2
     assert "chunk_00000.npz: corrupt chunk" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def language_run(tmp_path_factory):
+    import torch
+
+    from agent.config import load_config
+    from agent.pipeline import train_language
+
+    run_dir = tmp_path_factory.mktemp("lang")
+    torch.set_num_threads(1)
+    train_language(load_config(None, [f"run_dir={run_dir}"]), run_dir / "language")
+    return run_dir
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("open the drawer", {"task": "open_drawer", "block": None}),
+    ("please put the blue block in the drawer", {"task": "put_block_in_drawer", "block": "blue"}),
+])
+def test_parse_json(language_run, text, expected, capsys):
+    assert main(["parse", text, "--json", "--run-dir", str(language_run)]) == 0
+    assert json.loads(capsys.readouterr().out) == expected
+
+
+@pytest.mark.parametrize("text", ["", "lift the purple block", "qwpoeiru zxmcnv", "x" * 5000])
+def test_parse_refuses_with_suggestions_and_exit_2(language_run, text, capsys):
+    assert main(["parse", text, "--json", "--run-dir", str(language_run)]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"] and 1 <= len(out["suggestions"]) <= 3

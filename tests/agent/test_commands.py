@@ -39,15 +39,24 @@ def _has_minilm() -> bool:
 needs_minilm = pytest.mark.skipif(not _has_minilm(), reason=f"needs the {C.MINILM_PACKAGE} package")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: extra threads only add overhead, and much of it on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
-def minilm() -> CommandParser:
+def minilm(one_thread) -> CommandParser:
     if not _has_minilm():
         pytest.skip(f"needs the {C.MINILM_PACKAGE} package")
     return train_command_parser(seed=0, backend="minilm")
 
 
 @pytest.fixture(scope="module")
-def scratch() -> CommandParser:
+def scratch(one_thread) -> CommandParser:
     return train_command_parser(seed=0, backend="scratch")
 
 
