@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure a stage (or the scripted expert) and print the metrics")
     p.add_argument("what", choices=EVALS, help="what to evaluate")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--episodes", type=int, default=None, help="episodes (seeds) per task")
-    p.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
+    p.add_argument("--episodes", type=int, default=None, help="eval expert: episodes (seeds) per task")
+    p.add_argument("--tasks", default=None, help="eval expert: comma-separated task names (default: all)")
     p.add_argument("--out", default=None, help="also write the metrics JSON to this file")
     p.add_argument("--run-dir", default=None, help="run folder to evaluate (default: the config's run_dir)")
     _add_config_args(p)
@@ -84,14 +84,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace):
-    overrides = list(args.set)
+    from dataclasses import replace
+
+    config = load_config(args.config, list(args.set))
     if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
+        config = replace(config, seed=args.seed, expert_eval=replace(config.expert_eval, seed=args.seed))
     if getattr(args, "run_dir", None):
-        overrides.append(f"run_dir={args.run_dir}")
-    if getattr(args, "device", None):
-        overrides += [f"encoder.device={args.device}", f"capsules.device={args.device}"]
-    return load_config(args.config, overrides)
+        config = replace(config, run_dir=args.run_dir)
+    device = getattr(args, "device", None)
+    if device:
+        _check_device(device)
+        config = replace(config, encoder=replace(config.encoder, device=device),
+                         capsules=replace(config.capsules, device=device))
+    return config
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device {device!r} is not a torch device; use cpu or cuda") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: this machine's torch sees no CUDA GPU")
 
 
 def _not_built(what: str, issue: str) -> None:
@@ -101,7 +117,6 @@ def _not_built(what: str, issue: str) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from agent.demo import run_expert_demo
-    from envs.tasks import Task
 
     if not args.expert:
         _not_built("the learned agent", "the perception, language and RL stages")
@@ -114,8 +129,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config, task, args.out, gui=args.gui,
         on_narration=lambda line: print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True),
     )
-    status = "success" if result.success else "FAILED"
-    print(f"{status} after {result.steps} steps; video: {result.video}")
+    if result.success:
+        print(f"success at step {result.success_step}; {result.steps} steps filmed; video: {result.video}")
+    else:
+        print(f"FAILED: no success in {result.steps} steps; video: {result.video}")
     return 0 if result.success else 1
 
 
@@ -187,8 +204,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results = bench_encoder(config)
         _emit(results, args, format_encoder_bench)
         return 0
+    import importlib.util
+
     from agent.bench import bench_env, format_bench
 
+    if not args.no_baseline and importlib.util.find_spec("panda_gym") is None:
+        raise UserError("the baseline needs panda-gym: pip install 'saccade[bench]', or pass --no-baseline")
     results = bench_env(config.bench, baseline=not args.no_baseline, memory=not args.no_memory)
     _emit(results, args, format_bench)
     return 0
@@ -202,9 +223,10 @@ class _data_errors:
 
     def __exit__(self, kind, value, tb):
         from agent.data.format import DataError
+        from agent.language.commands import MissingModelError
         from agent.perception.encoder import WeightsError
 
-        if kind is not None and issubclass(kind, (DataError, WeightsError, FileExistsError)):
+        if kind is not None and issubclass(kind, (DataError, WeightsError, FileExistsError, MissingModelError)):
             raise UserError(str(value)) from None
         return False
 
@@ -234,7 +256,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         except StageNotBuilt:
             _not_built(f"the training stage {stage!r}", "a later issue builds it")
         except KeyboardInterrupt:
-            print(f"saccade: {stage} interrupted; a checkpoint was saved: run again with --resume", file=sys.stderr)
+            how = {"collect": "run the same command again: finished chunks are kept",
+                   "language": "run the same command again"}.get(stage, "a checkpoint was saved: run again with --resume")
+            print(f"saccade: {stage} interrupted; {how}", file=sys.stderr)
             return 130
         print(json.dumps(metrics, indent=2), flush=True)
         if metrics.get("not_built_yet"):

@@ -33,7 +33,8 @@ class NarrationLine:
 class DemoResult:
     video: Path
     success: bool
-    steps: int
+    steps: int  # control steps filmed (success_step plus the tail)
+    success_step: int | None
     narration: list[NarrationLine]
 
 
@@ -63,7 +64,7 @@ def run_expert_demo(
         labeller.reset(env.state())
         command = phrasings(task)[0]
         frames, lines = [], []
-        current, success, tail = None, False, 0
+        current, success, tail, success_step = None, False, 0, None
         steps = 0
         for steps in range(1, config.demo.max_steps + 1):
             state = env.privileged()
@@ -78,6 +79,8 @@ def run_expert_demo(
                     on_narration(line)
             current = event
             frames.append(_frame(env, config, obs, f'"{command}"  step {steps}', event))
+            if info["is_success"] and success_step is None:
+                success_step = steps
             success = success or bool(info["is_success"])
             if "error" in info:
                 log.warning("episode stopped: %s", info["error"])
@@ -92,10 +95,10 @@ def run_expert_demo(
     finally:
         env.close()
     save_config(config, out.with_suffix(".config.yaml"))
-    events = {"task": task.name, "seed": seed, "success": success, "steps": steps,
+    events = {"task": task.name, "seed": seed, "success": success, "success_step": success_step, "steps": steps,
               "narration": [line.__dict__ for line in lines]}
     out.with_suffix(".events.json").write_text(json.dumps(events, indent=2))
-    return DemoResult(video, success, steps, lines)
+    return DemoResult(video, success, steps, success_step, lines)
 
 
 def _frame(env: DeskEnv, config: RunConfig, obs: dict, title: str, subtitle: str | None) -> np.ndarray:

@@ -73,14 +73,15 @@ class TrainingRun:
         self.bar.update()
         if done % self.log_every == 0 or done == self.total:
             now = time.perf_counter()
-            row = {"step": done, **{k: float(v) for k, v in scalars.items()},
+            # non-finite values become null: metrics.json stays valid JSON
+            row = {"step": done, **{k: (float(v) if np.isfinite(v) else None) for k, v in scalars.items()},
                    "samples_per_s": self._samples / max(now - self._t_last, 1e-9)}
             self._t_last, self._samples = now, 0
             self.history.append(row)
             for k, v in row.items():
-                if k != "step":
+                if k != "step" and v is not None:
                     self.writer.add_scalar(f"{self.name}/{k}", v, done)
-            self.bar.set_postfix(loss=f"{row.get('loss', float('nan')):.3f}")
+            self.bar.set_postfix(loss=f"{row.get('loss') or float('nan'):.3f}")
         if self.interrupt.requested:
             self.checkpoint(done)
             raise KeyboardInterrupt

@@ -103,9 +103,9 @@ def button_urdf_text() -> str:
         '<?xml version="1.0"?><robot name="button">'
         + _link("base", 0.0, base + lamp_base, "0.25 0.25 0.28 1")
         + _link("cap", 0.05, cap, "0.85 0.1 0.1 1")
-        + f'<link name="bulb"><inertial><mass value="0"/><inertia ixx="0" ixy="0" ixz="0" iyy="0" iyz="0" izz="0"/></inertial>'
-        f'<visual><geometry><sphere radius="0.03"/></geometry><material name="bulb"><color rgba="0.3 0.3 0.3 1"/></material></visual>'
-        f'<collision><geometry><sphere radius="0.03"/></geometry></collision></link>'
+        + '<link name="bulb"><inertial><mass value="0"/><inertia ixx="0" ixy="0" ixz="0" iyy="0" iyz="0" izz="0"/></inertial>'
+        '<visual><geometry><sphere radius="0.03"/></geometry><material name="bulb"><color rgba="0.3 0.3 0.3 1"/></material></visual>'
+        '<collision><geometry><sphere radius="0.03"/></geometry></collision></link>'
         + '<joint name="bulb_fix" type="fixed"><parent link="base"/><child link="bulb"/>'
         f'<origin xyz="{LAMP_XY[0] - BUTTON_XY[0]} {LAMP_XY[1] - BUTTON_XY[1]} {LAMP_HEIGHT}"/></joint>'
         + '<joint name="press" type="prismatic"><parent link="base"/><child link="cap"/>'

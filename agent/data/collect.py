@@ -25,7 +25,7 @@ from agent.config import RunConfig
 from agent.data.format import Chunk, DataError, chunk_path, write_chunk
 from envs.desk_env import DeskEnv
 from envs.expert import ScriptedExpert
-from envs.eye import GAZE_X, GAZE_Y, Gaze
+from envs.eye import Gaze
 from envs.narration import NarrationLabeller, event_text
 from envs.tasks import ALL_TASKS, TASK_INDEX
 
@@ -172,10 +172,28 @@ def collect_chunk(config: RunConfig, folder: Path, index: int) -> Path:
 
 def _worker(args) -> tuple[int, int]:
     config, folder, index = args
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     path = collect_chunk(config, folder, index)
     with Chunk(path) as chunk:
         return index, len(chunk["episode"])
+
+
+def _check_same_settings(path: Path, manifest: dict) -> None:
+    """Chunks of a resumed collect must come from the same settings (the worker count aside)."""
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise DataError(f"{path}: not valid JSON; delete the folder or choose another run folder") from None
+    keys = ("seed", "env", "collect", "format")
+    differ = [k for k in keys if _without_workers(old.get(k)) != _without_workers(manifest[k])]
+    if differ:
+        raise DataError(f"{path.parent}: holds play data collected with other settings ({', '.join(differ)}); "
+                        "collect into another run folder (--run-dir) or delete this one")
+
+
+def _without_workers(value):
+    return {k: v for k, v in value.items() if k != "workers"} if isinstance(value, dict) else value
 
 
 def collect(config: RunConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
@@ -200,6 +218,7 @@ def collect(config: RunConfig, out_dir: str | Path, *, progress: bool = False) -
     manifest = {"format": "saccade play data", "episodes": cfg.episodes, "chunks": n_chunks, "seed": config.seed,
                 "env": asdict(config.env), "collect": asdict(cfg), "narrations": list(NARRATIONS),
                 "tasks": [t.name for t in ALL_TASKS]}
+    _check_same_settings(folder / "dataset.json", manifest)
     tmp = folder / "dataset.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp, folder / "dataset.json")

@@ -125,10 +125,3 @@ class PlayData:
                 steps += len(chunk["episode"])
         return steps
 
-
-def episode_split(episode_ids: np.ndarray, test_fraction: float, seed: int = 0) -> np.ndarray:
-    """A boolean mask: True for steps of held-out episodes (a fixed hash of the episode id)."""
-    rng = np.random.default_rng(seed)
-    unique = np.unique(episode_ids)
-    held = set(rng.choice(unique, size=max(1, int(round(len(unique) * test_fraction))), replace=False).tolist())
-    return np.isin(episode_ids, list(held))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np

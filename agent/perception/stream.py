@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.data.format import PlayData
+from agent.data.format import DataError, PlayData
 
 STREAMS = ("fovea", "periphery")
 
@@ -108,6 +108,7 @@ class GlimpseBuffer:
 def split_chunks(n_chunks: int, test_fraction: float) -> tuple[list[int], list[int]]:
     """Hold out the last chunks (whole episodes, never seen in training) for evaluation."""
     if n_chunks < 2:
-        raise ValueError(f"need at least 2 chunks of play data to hold some out, found {n_chunks}")
+        raise DataError(f"need at least 2 chunks of play data to hold some out, found {n_chunks}; "
+                        "collect more episodes than collect.chunk_episodes")
     n_test = min(n_chunks - 1, max(1, int(round(n_chunks * test_fraction))))
     return list(range(n_chunks - n_test)), list(range(n_chunks - n_test, n_chunks))

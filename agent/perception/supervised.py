@@ -58,5 +58,5 @@ def train_supervised(train: dict[str, np.ndarray], spec: EncoderSpec, *, steps: 
         torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
         opt.step()
         if (step + 1) % 100 == 0:
-            log.info("supervised step %d loss %.3f", step + 1, float(loss))
+            log.info("supervised step %d loss %.3f", step + 1, loss.item())
     return encoder.eval()

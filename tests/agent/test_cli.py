@@ -26,9 +26,9 @@ def test_help(sub, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "language", "--run-dir", "nowhere"], "not built yet"),
+        (["train", "attention"], "not built yet"),
+        (["eval", "reward"], "not built yet"),
         (["train", "encoder", "--run-dir", "nowhere"], "play-data folder not found"),
-        (["parse", "open the drawer", "--json"], "not built yet"),
         (["command", "open the drawer"], "not built yet"),
         (["eval", "narrator"], "not built yet"),
         (["demo"], "not built yet"),

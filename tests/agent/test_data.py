@@ -91,3 +91,14 @@ def test_write_chunk_refuses_incomplete_arrays(tmp_path):
     with pytest.raises(ValueError, match="missing arrays"):
         write_chunk(tmp_path / "c.npz", {"fovea": np.zeros((1, 2, 2, 3), np.uint8)}, {})
     assert not list(tmp_path.iterdir())
+
+
+def test_resuming_with_other_settings_is_refused(played):
+    config, folder, _ = played
+    from dataclasses import replace
+
+    other = replace(config, seed=config.seed + 1)
+    with pytest.raises(DataError, match=r"other settings \(seed\)"):
+        collect(other, folder)
+    fewer_workers = replace(config, collect=replace(config.collect, workers=2))
+    assert collect(fewer_workers, folder)["skipped_chunks"] == 2

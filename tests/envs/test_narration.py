@@ -1,10 +1,9 @@
-import numpy as np
 import pytest
 
 from envs.expert import ScriptedExpert
 from envs.narration import NarrationLabeller, event_text
 from envs.scene import BlockState, SceneState
-from envs.tasks import ALL_TASKS, Task
+from envs.tasks import ALL_TASKS
 
 
 def _events(env, task, seed):
