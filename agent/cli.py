@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from agent.config import ConfigError, load_config
 
@@ -150,6 +151,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_encoder(args)
     if args.what == "capsules":
         return _eval_capsules(args)
+    if args.what == "narrator":
+        from agent.language.narrator_training import evaluate_narrator
+
+        config = _config(args)
+        with _data_errors():
+            metrics = evaluate_narrator(config, Path(config.run_dir))
+        _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in (
+            "segment_accuracy", "per_step_accuracy", "median_delay_steps", "goals_met")))
+        return 0
     if args.what == "commands":
         from agent.language.commands import evaluate_command_parser
         from agent.pipeline import load_or_train_command_parser

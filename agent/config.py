@@ -177,6 +177,25 @@ class CapsuleConfig:
 
 
 @dataclass
+class NarratorConfig:
+    window: int = 8  # steps of perception the narrator sees
+    prefix_tokens: int = 4  # perception -> this many prefix embeddings for the decoder
+    n_embd: int = 64  # GPT-2 width
+    n_layer: int = 2
+    n_head: int = 4
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) <= 0:
+                raise ValueError(f"{f.name} must be positive")
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd must be a multiple of n_head")
+
+
+@dataclass
 class RunConfig:
     seed: int = 0  # seeds everything: layouts, sampling, training
     run_dir: str = "runs/default"  # where stages write their outputs
@@ -188,6 +207,7 @@ class RunConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     probes: ProbeConfig = field(default_factory=ProbeConfig)
     capsules: CapsuleConfig = field(default_factory=CapsuleConfig)
+    narrator: NarratorConfig = field(default_factory=NarratorConfig)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:
