@@ -125,6 +125,12 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     assert 0 <= metrics["discovery"]["objects_found"] <= 1
     assert {"capsules", "cnn"} <= set(metrics["viewpoint"])
     assert metrics["throughput"]["batch_64_parses_per_s"] > 0
+    result = run_cli("train", "language", *common)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "language" / "narrator" / "narrator.safetensors").exists()
+    result = run_cli("eval", "narrator", "--json", *common)
+    assert result.returncode == 0, result.stderr
+    assert 0 <= json.loads(result.stdout)["per_step_accuracy"] <= 1
 
 
 def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):
