@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default=None, help="eval expert: comma-separated task names (default: all)")
     p.add_argument("--out", default=None, help="also write the metrics JSON to this file")
     p.add_argument("--run-dir", default=None, help="run folder to evaluate (default: the config's run_dir)")
+    p.add_argument("--device", default=None, help="torch device for models the evaluation trains, e.g. cuda")
     _add_config_args(p)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
