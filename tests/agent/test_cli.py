@@ -30,7 +30,6 @@ def test_help(sub, capsys):
         (["eval", "reward"], "not built yet"),
         (["train", "encoder", "--run-dir", "nowhere"], "play-data folder not found"),
         (["command", "open the drawer"], "not built yet"),
-        (["eval", "narrator"], "not built yet"),
         (["demo"], "not built yet"),
         (["demo", "--expert", "--task", "fly"], "unknown task 'fly'"),
         (["demo", "--expert", "--out", "x.avi"], "must end in .mp4 or .gif"),
