@@ -161,6 +161,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in (
             "segment_accuracy", "per_step_accuracy", "median_delay_steps", "goals_met")))
         return 0
+    if args.what == "reward":
+        from agent.language.reward_training import evaluate_reward
+
+        config = _config(args)
+        with _data_errors():
+            metrics = evaluate_reward(config, Path(config.run_dir))
+        _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in (
+            "roc_auc_per_task", "min_roc_auc", "mean_roc_auc", "tasks_meeting_goal")))
+        return 0
     if args.what == "commands":
         from agent.language.commands import evaluate_command_parser
         from agent.pipeline import load_or_train_command_parser

@@ -196,6 +196,20 @@ class NarratorConfig:
 
 
 @dataclass
+class RewardConfig:
+    embed_dim: int = 64  # shared space of clips and commands
+    temperature: float = 0.1
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) <= 0:
+                raise ValueError(f"{f.name} must be positive")
+
+
+@dataclass
 class RunConfig:
     seed: int = 0  # seeds everything: layouts, sampling, training
     run_dir: str = "runs/default"  # where stages write their outputs
@@ -208,6 +222,7 @@ class RunConfig:
     probes: ProbeConfig = field(default_factory=ProbeConfig)
     capsules: CapsuleConfig = field(default_factory=CapsuleConfig)
     narrator: NarratorConfig = field(default_factory=NarratorConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:

@@ -11,7 +11,7 @@ from agent.config import RunConfig, save_config
 STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl")
 BUILT = ("collect", "encoder", "capsules", "language")
 # Parts of a stage that later work will add; the stage runs what it has and says what it lacks.
-NOT_YET = {"language": ("learned reward",)}
+NOT_YET: dict[str, tuple[str, ...]] = {}
 
 
 class StageNotBuilt(Exception):
@@ -59,14 +59,17 @@ def train_language(config: RunConfig, out_dir: Path) -> dict:
     finally:
         torch.set_num_threads(threads)
     save_config(config, out_dir / "config.yaml")
-    metrics = {"commands": {k: v for k, v in report.items() if k != "splits"}, "not_built_yet": list(NOT_YET["language"])}
+    metrics = {"commands": {k: v for k, v in report.items() if k != "splits"}, "not_built_yet": list(NOT_YET.get("language", ()))}
     if (out_dir.parent / "encoder" / "encoder.json").exists():
         from agent.language.narrator_training import train_narrator
 
+        from agent.language.reward_training import train_reward_model
+
         narrator = train_narrator(config, out_dir.parent, out_dir / "narrator")
         metrics["narrator"] = {k: v for k, v in narrator.items() if k != "history"}
+        metrics["reward"] = train_reward_model(config, out_dir.parent, out_dir / "reward")
     else:
-        metrics["narrator"] = "skipped: the narrator needs a trained encoder (saccade train encoder)"
+        metrics["narrator"] = metrics["reward"] = "skipped: needs a trained encoder (saccade train encoder)"
     (out_dir / "metrics.json").write_text(json.dumps({**metrics, "commands_splits": report["splits"]}, indent=2))
     return metrics
 

@@ -27,7 +27,7 @@ def test_help(sub, capsys):
     "args, message",
     [
         (["train", "attention"], "not built yet"),
-        (["eval", "reward"], "not built yet"),
+        (["train", "rl"], "not built yet"),
         (["train", "encoder", "--run-dir", "nowhere"], "play-data folder not found"),
         (["command", "open the drawer"], "not built yet"),
         (["demo"], "not built yet"),
@@ -130,6 +130,10 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     result = run_cli("eval", "narrator", "--json", *common)
     assert result.returncode == 0, result.stderr
     assert 0 <= json.loads(result.stdout)["per_step_accuracy"] <= 1
+    assert (run_dir / "language" / "reward" / "reward.safetensors").exists()
+    result = run_cli("eval", "reward", "--json", *common)
+    assert result.returncode == 0, result.stderr
+    assert "roc_auc_per_task" in json.loads(result.stdout)
 
 
 def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):

