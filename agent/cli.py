@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="open_drawer", help="task id, e.g. open_drawer or lift_block:red")
     p.add_argument("--out", default="demo.mp4", help="video file to write (.mp4 or .gif)")
     p.add_argument("--gui", action="store_true", help="also show the PyBullet GUI window (needs a display)")
+    p.add_argument("--narrator", choices=("labeller", "learned"), default="labeller",
+                   help="subtitles from the ground-truth labeller, or from the run's trained narrator")
+    p.add_argument("--run-dir", default=None, help="run folder with the trained narrator (--narrator learned)")
     _add_config_args(p)
 
     p = sub.add_parser("train", help="run one training stage, or all of them in order")
@@ -127,10 +130,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.out.lower().endswith((".mp4", ".gif")):
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
     print(f"task {task.name}, seed {config.seed}: filming the scripted expert", flush=True)
-    result = run_expert_demo(
-        config, task, args.out, gui=args.gui,
-        on_narration=lambda line: print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True),
-    )
+    with _data_errors():
+        result = run_expert_demo(
+            config, task, args.out, gui=args.gui, learned_narrator=args.narrator == "learned",
+            on_narration=lambda line: print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True),
+        )
     if result.success:
         print(f"success at step {result.success_step}; {result.steps} steps filmed; video: {result.video}")
     else:

@@ -46,11 +46,14 @@ def run_expert_demo(
     seed: int | None = None,
     gui: bool = False,
     on_narration: Callable[[NarrationLine], None] | None = None,
+    learned_narrator: bool = False,
 ) -> DemoResult:
     """Run the scripted expert on one task headless, film it and narrate it.
 
-    The eye follows what the expert works on (an active-gaze env), the labeller's
-    narration becomes subtitles, and `on_narration` hears each line when its event starts.
+    The eye follows what the expert works on (an active-gaze env), the narration becomes
+    subtitles, and `on_narration` hears each line when its event starts. The narration is
+    the labeller's (the ground truth), or with `learned_narrator` the run's trained
+    narrator speaking from what the eye sees (the labeller's lines still go to events.json).
     """
     out = Path(out)
     seed = config.seed if seed is None else seed
@@ -62,6 +65,9 @@ def run_expert_demo(
         expert = ScriptedExpert(task, max_step=env_config.max_step)
         labeller = NarrationLabeller()
         labeller.reset(env.state())
+        stream = _learned_narration(config) if learned_narrator else None
+        truth: list[NarrationLine] = []
+        truth_current = None
         command = phrasings(task)[0]
         frames, lines = [], []
         current, success, tail, success_step = None, False, 0, None
@@ -72,8 +78,17 @@ def run_expert_demo(
             action = np.concatenate([expert.act(state), gaze.as_array()]).astype(np.float32)
             obs, _, terminated, truncated, info = env.step(np.clip(action, -1, 1))
             event = labeller.update(env.state())
-            if event is not None and event != current:
-                line = NarrationLine(steps, steps * env.sim.control_dt, event)
+            if event is not None and event != truth_current:
+                truth.append(NarrationLine(steps, steps * env.sim.control_dt, event))
+            truth_current = event
+            if stream is not None:
+                said = stream.step(obs["fovea"], obs["periphery"], obs["proprio"])
+                event = stream.current or None
+                new = said
+            else:
+                new = event if event is not None and event != current else None
+            if new is not None:
+                line = NarrationLine(steps, steps * env.sim.control_dt, new)
                 lines.append(line)
                 if on_narration:
                     on_narration(line)
@@ -96,9 +111,18 @@ def run_expert_demo(
         env.close()
     save_config(config, out.with_suffix(".config.yaml"))
     events = {"task": task.name, "seed": seed, "success": success, "success_step": success_step, "steps": steps,
-              "narration": [line.__dict__ for line in lines]}
+              "narrator": "learned" if learned_narrator else "labeller",
+              "narration": [line.__dict__ for line in lines], "labeller": [line.__dict__ for line in truth]}
     out.with_suffix(".events.json").write_text(json.dumps(events, indent=2))
     return DemoResult(video, success, steps, success_step, lines)
+
+
+def _learned_narration(config: RunConfig):
+    from agent.language.narrator import NarrationStream, load_narrator
+    from agent.perception.encoder import load_encoder
+
+    run = Path(config.run_dir)
+    return NarrationStream(load_narrator(run / "language" / "narrator"), load_encoder(run / "encoder"))
 
 
 def _frame(env: DeskEnv, config: RunConfig, obs: dict, title: str, subtitle: str | None) -> np.ndarray:

@@ -134,6 +134,11 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     result = run_cli("eval", "reward", "--json", *common)
     assert result.returncode == 0, result.stderr
     assert "roc_auc_per_task" in json.loads(result.stdout)
+    video = tmp_path / "learned.mp4"
+    result = run_cli("demo", "--expert", "--task", "open_drawer", "--narrator", "learned", "--out", str(video), *common)
+    assert result.returncode in (0, 1), result.stderr  # the expert's success is not what is tested here
+    events = json.loads((tmp_path / "learned.events.json").read_text())
+    assert events["narrator"] == "learned" and events["labeller"]
 
 
 def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):
