@@ -101,7 +101,7 @@ class DeskEnv(gym.Env):
         error = self.scene.blow_up()
         terminated = success and self.config.terminate_on_success
         truncated = self.steps >= self.config.max_episode_steps or error is not None
-        info = self._info(success=success, state=now)
+        info = self._info(success=success)
         if error is not None:
             info["error"] = error
         reward = 1.0 if success else 0.0
@@ -157,7 +157,7 @@ class DeskEnv(gym.Env):
             obs["state"] = np.clip(np.concatenate([self.scene.state_vector(), proprio]), -10, 10).astype(np.float32)
         return obs
 
-    def _info(self, *, success: bool, state: SceneState | None = None) -> dict[str, Any]:
+    def _info(self, *, success: bool) -> dict[str, Any]:
         return {"task": self.task.name if self.task else None, "is_success": success}
 
     # --- save and restore (e.g. for search or tests) -------------------------
