@@ -116,8 +116,8 @@ def _check_device(device: str) -> None:
 
 
 def _not_built(what: str, issue: str) -> None:
-    raise UserError(f"{what} is not built yet ({issue}); today `saccade demo --expert`, "
-                    "`saccade train collect|encoder|capsules|language`, `saccade parse`, `saccade eval expert|encoder|capsules|commands` and `saccade bench env|encoder` work")
+    raise UserError(f"{what} is not built yet ({issue}); the attention and RL stages come later, "
+                    "everything else works (`saccade --help`)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -151,42 +151,61 @@ def _task(name: str):
         raise UserError(str(e)) from None
 
 
+def _key_lines(*keys: str):
+    return lambda m: "\n".join(f"{k}: {m[k]}" for k in keys)
+
+
+def _evaluate_encoder(config, progress: bool) -> tuple[dict, object]:
+    from agent.perception.evaluate_encoder import evaluate_encoder, format_probe_table
+
+    return evaluate_encoder(config, config.run_dir, progress=progress), format_probe_table
+
+
+def _evaluate_capsules(config, progress: bool) -> tuple[dict, object]:
+    from agent.perception.capsule_eval import evaluate_capsules, format_capsule_metrics
+
+    return evaluate_capsules(config, config.run_dir, progress=progress), format_capsule_metrics
+
+
+def _evaluate_narrator(config, progress: bool) -> tuple[dict, object]:
+    from agent.language.narrator_training import evaluate_narrator
+
+    return evaluate_narrator(config, Path(config.run_dir)), _key_lines(
+        "segment_accuracy", "per_step_accuracy", "median_delay_steps", "goals_met")
+
+
+def _evaluate_reward(config, progress: bool) -> tuple[dict, object]:
+    from agent.language.reward_training import evaluate_reward
+
+    return evaluate_reward(config, Path(config.run_dir)), _key_lines(
+        "roc_auc_per_task", "min_roc_auc", "mean_roc_auc", "tasks_meeting_goal")
+
+
+def _evaluate_commands(config, progress: bool) -> tuple[dict, object]:
+    from agent.language.commands import evaluate_command_parser
+    from agent.pipeline import load_or_train_command_parser
+
+    report = evaluate_command_parser(load_or_train_command_parser(config))
+    return {k: v for k, v in report.items() if k != "splits"}, _key_lines(
+        "train_exact", "validation_exact", "rejection_rate", "goals_met")
+
+
+# What `saccade eval WHAT` runs on a trained run folder: (config, progress) -> (metrics, formatter).
+EVALUATORS = {"encoder": _evaluate_encoder, "capsules": _evaluate_capsules, "narrator": _evaluate_narrator,
+              "reward": _evaluate_reward, "commands": _evaluate_commands}
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    if args.what == "encoder":
-        return _eval_encoder(args)
-    if args.what == "capsules":
-        return _eval_capsules(args)
-    if args.what == "narrator":
-        from agent.language.narrator_training import evaluate_narrator
+    if args.what == "expert":
+        return _eval_expert(args)
+    config = _config(args)
+    with _data_errors():
+        metrics, formatter = EVALUATORS[args.what](config, sys.stderr.isatty())
+    _emit(metrics, args, formatter)
+    return 0
 
-        config = _config(args)
-        with _data_errors():
-            metrics = evaluate_narrator(config, Path(config.run_dir))
-        _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in (
-            "segment_accuracy", "per_step_accuracy", "median_delay_steps", "goals_met")))
-        return 0
-    if args.what == "reward":
-        from agent.language.reward_training import evaluate_reward
 
-        config = _config(args)
-        with _data_errors():
-            metrics = evaluate_reward(config, Path(config.run_dir))
-        _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in (
-            "roc_auc_per_task", "min_roc_auc", "mean_roc_auc", "tasks_meeting_goal")))
-        return 0
-    if args.what == "commands":
-        from agent.language.commands import evaluate_command_parser
-        from agent.pipeline import load_or_train_command_parser
-
-        config = _config(args)
-        with _data_errors():
-            report = evaluate_command_parser(load_or_train_command_parser(config))
-        metrics = {k: v for k, v in report.items() if k != "splits"}
-        _emit(metrics, args, lambda m: "\n".join(f"{k}: {m[k]}" for k in ("train_exact", "validation_exact",
-                                                                            "rejection_rate", "goals_met")))
-        return 0
-    if args.what != "expert":
-        _not_built(f"`saccade eval {args.what}`", "its stage comes in a later issue")
+def _eval_expert(args: argparse.Namespace) -> int:
     from agent.evaluation import evaluate_expert, format_expert_table
     from envs.tasks import ALL_TASKS
 
@@ -197,26 +216,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     tasks = [_task(t.strip()) for t in args.tasks.split(",")] if args.tasks else list(ALL_TASKS)
     metrics = evaluate_expert(config, tasks, episodes, progress=not args.json and sys.stderr.isatty())
     _emit(metrics, args, format_expert_table)
-    return 0
-
-
-def _eval_encoder(args: argparse.Namespace) -> int:
-    from agent.perception.evaluate_encoder import evaluate_encoder, format_probe_table
-
-    config = _config(args)
-    with _data_errors():
-        metrics = evaluate_encoder(config, config.run_dir, progress=sys.stderr.isatty())
-    _emit(metrics, args, format_probe_table)
-    return 0
-
-
-def _eval_capsules(args: argparse.Namespace) -> int:
-    from agent.perception.capsule_eval import evaluate_capsules, format_capsule_metrics
-
-    config = _config(args)
-    with _data_errors():
-        metrics = evaluate_capsules(config, config.run_dir, progress=sys.stderr.isatty())
-    _emit(metrics, args, format_capsule_metrics)
     return 0
 
 
@@ -248,7 +247,7 @@ class _data_errors:
     def __exit__(self, kind, value, tb):
         from agent.data.format import DataError
         from agent.language.commands import MissingModelError
-        from agent.perception.encoder import WeightsError
+        from agent.weights import WeightsError
 
         if kind is not None and issubclass(kind, (DataError, WeightsError, FileExistsError, MissingModelError)):
             raise UserError(str(value)) from None

@@ -58,7 +58,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.perception.encoder import WeightsError, load_safetensors
+from agent.weights import WeightsError, load_safetensors
 from envs.instructions import phrasings
 from envs.scene import COLOURS
 from envs.tasks import ALL_TASKS, BLOCK_TASKS, TASK_IDS, Task

@@ -21,10 +21,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded: the model is built 
 
 import numpy as np
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 from torch import nn
 
-from agent.perception.encoder import GlimpseEncoder, WeightsError, load_safetensors
+from agent.perception.encoder import GlimpseEncoder
+from agent.weights import WeightsError, load_weights, read_model_config
 
 NONE = "<none>"
 SPECIALS = ["[PAD]", "[BOS]", "[EOS]", NONE]
@@ -165,22 +166,10 @@ def save_narrator(narrator: Narrator, folder: str | Path, extra: dict | None = N
 def load_narrator(folder: str | Path) -> Narrator:
     from tokenizers import Tokenizer
 
-    folder = Path(folder)
-    cfg = folder / "narrator.json"
-    if not cfg.exists():
-        raise WeightsError(f"{folder}: no narrator here; run `saccade train language` first")
-    config = json.loads(cfg.read_text())
-    if config.get("kind") != "saccade.Narrator":
-        raise WeightsError(f"{cfg}: not a saccade narrator config")
+    config = read_model_config(folder, "narrator", "saccade.Narrator", "saccade train language")
     try:
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     except Exception as e:
-        raise WeightsError(f"{folder / 'tokenizer.json'}: not a readable tokenizer ({e})") from None
+        raise WeightsError(f"{Path(folder) / 'tokenizer.json'}: not a readable tokenizer ({e})") from None
     narrator = Narrator(NarratorSpec(**config["spec"]), tokenizer)
-    weights = folder / "narrator.safetensors"
-    load_safetensors(weights)  # a missing, truncated or foreign file is named here
-    try:
-        load_model(narrator, str(weights))
-    except RuntimeError as e:
-        raise WeightsError(f"{weights}: weights do not fit the narrator ({e})") from None
-    return narrator.eval()
+    return load_weights(narrator, Path(folder) / "narrator.safetensors")

@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.perception.encoder import WeightsError, load_safetensors
+from agent.weights import load_weights, read_model_config
 from envs.instructions import phrasings
 from envs.scene import COLOURS
 from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
@@ -130,19 +130,8 @@ def save_reward(model: RewardModel, folder: str | Path, extra: dict | None = Non
 
 
 def load_reward(folder: str | Path) -> RewardModel:
-    folder = Path(folder)
-    cfg = folder / "reward.json"
-    if not cfg.exists():
-        raise WeightsError(f"{folder}: no reward model here; run `saccade train language` first")
-    config = json.loads(cfg.read_text())
-    if config.get("kind") != "saccade.RewardModel":
-        raise WeightsError(f"{cfg}: not a saccade reward model config")
-    model = RewardModel(RewardSpec(**config["spec"]))
-    try:
-        model.load_state_dict(load_safetensors(folder / "reward.safetensors"))
-    except RuntimeError as e:
-        raise WeightsError(f"{folder / 'reward.safetensors'}: weights do not fit the reward model ({e})") from None
-    return model.eval()
+    config = read_model_config(folder, "reward", "saccade.RewardModel", "saccade train language")
+    return load_weights(RewardModel(RewardSpec(**config["spec"])), Path(folder) / "reward.safetensors")
 
 
 def episode_ends(stream: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

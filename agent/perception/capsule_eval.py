@@ -22,7 +22,8 @@ from agent.config import RunConfig, save_config
 from agent.data.format import PlayData
 from agent.perception.capsule_training import train_capsules
 from agent.perception.capsules import CapsuleParser, load_parser, pose_vector
-from agent.perception.encoder import EncoderSpec, GlimpseEncoder, WeightsError
+from agent.perception.encoder import EncoderSpec, GlimpseEncoder
+from agent.weights import WeightsError
 from agent.perception.stream import split_chunks
 from envs import assets as A
 from envs.eye import Gaze, fovea_camera, periphery_camera

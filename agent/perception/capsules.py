@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.perception.encoder import WeightsError, load_safetensors
+from agent.weights import load_weights, read_model_config
 
 EPS = 1e-6
 
@@ -322,20 +322,5 @@ def save_parser(model: CapsuleParser, folder: str | Path, extra: dict | None = N
 
 
 def load_parser(folder: str | Path) -> CapsuleParser:
-    folder = Path(folder)
-    cfg, weights = folder / "capsules.json", folder / "capsules.safetensors"
-    if not cfg.exists() or not weights.exists():
-        raise WeightsError(f"{folder}: no capsule parser here (capsules.json + capsules.safetensors); "
-                           "run `saccade train capsules` first")
-    try:
-        config = json.loads(cfg.read_text())
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{cfg}: not valid JSON ({e})") from None
-    if config.get("kind") != "saccade.CapsuleParser":
-        raise WeightsError(f"{cfg}: not a saccade capsule parser config (kind={config.get('kind')!r})")
-    model = CapsuleParser(CapsuleSpec(**config["spec"]))
-    try:
-        model.load_state_dict(load_safetensors(weights))
-    except RuntimeError as e:
-        raise WeightsError(f"{weights}: weights do not fit the parser in {cfg.name}: {e}") from None
-    return model.eval()
+    config = read_model_config(folder, "capsules", "saccade.CapsuleParser", "saccade train capsules")
+    return load_weights(CapsuleParser(CapsuleSpec(**config["spec"])), Path(folder) / "capsules.safetensors")

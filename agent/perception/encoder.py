@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
+
+from agent.weights import load_weights, read_model_config
 
 
 @dataclass
@@ -74,10 +76,6 @@ class ProjectionHead(nn.Module):
         return F.normalize(self.net(features), dim=-1)
 
 
-class WeightsError(ValueError):
-    """A missing, truncated or foreign weights file; the message names it."""
-
-
 def save_encoder(encoder: GlimpseEncoder, folder: str | Path, extra: dict | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -91,30 +89,6 @@ def save_encoder(encoder: GlimpseEncoder, folder: str | Path, extra: dict | None
 
 
 def load_encoder(folder: str | Path, device: str = "cpu") -> GlimpseEncoder:
-    folder = Path(folder)
-    cfg_path, w_path = folder / "encoder.json", folder / "encoder.safetensors"
-    if not cfg_path.exists() or not w_path.exists():
-        raise WeightsError(f"{folder}: no encoder here (encoder.json + encoder.safetensors); "
-                           "run `saccade train encoder` first")
-    try:
-        config = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{cfg_path}: not valid JSON ({e})") from None
-    if config.get("kind") != "saccade.GlimpseEncoder":
-        raise WeightsError(f"{cfg_path}: not a saccade encoder config (kind={config.get('kind')!r})")
+    config = read_model_config(folder, "encoder", "saccade.GlimpseEncoder", "saccade train encoder")
     encoder = GlimpseEncoder(EncoderSpec(**config["spec"]))
-    state = load_safetensors(w_path)
-    try:
-        encoder.load_state_dict(state)
-    except RuntimeError as e:
-        raise WeightsError(f"{w_path}: weights do not fit the encoder in {cfg_path.name}: {e}") from None
-    return encoder.to(device).eval()
-
-
-def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
-    try:
-        return load_file(str(path))
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: weights file not found") from None
-    except Exception as e:  # safetensors raises its own error types for truncated or foreign files
-        raise WeightsError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+    return load_weights(encoder, Path(folder) / "encoder.safetensors").to(device)

@@ -20,7 +20,8 @@ import torch
 from agent.config import RunConfig, save_config
 from agent.data.format import PlayData
 from agent.perception.contrastive import train_contrastive
-from agent.perception.encoder import EncoderSpec, GlimpseEncoder, WeightsError, load_encoder
+from agent.perception.encoder import EncoderSpec, GlimpseEncoder, load_encoder
+from agent.weights import WeightsError
 from agent.perception.probes import PROBES, load_split, majority_scores, probe_features, run_probes
 from agent.perception.stream import split_chunks
 from agent.perception.supervised import train_supervised

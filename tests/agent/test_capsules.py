@@ -5,7 +5,7 @@ import torch
 from agent.perception.capsule_eval import OBJECTS, discovery, nearest_object, object_positions, project_objects
 from agent.perception.capsules import (CapsuleParser, CapsuleSpec, _presence_bias, load_parser, pose_from_params,
                                        save_parser, sparsity_losses)
-from agent.perception.encoder import WeightsError
+from agent.weights import WeightsError
 
 SPEC = CapsuleSpec(n_parts=5, n_objects=3, template_size=5, part_feature_dim=4, object_feature_dim=8,
                    channels=[8, 8], set_dim=16, set_heads=2, set_layers=1)

@@ -16,7 +16,7 @@ from agent.language.commands import (
     evaluate_command_parser,
     train_command_parser,
 )
-from agent.perception.encoder import WeightsError
+from agent.weights import WeightsError
 from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS
 

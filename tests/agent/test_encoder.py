@@ -11,7 +11,8 @@ from agent.config import load_config
 from agent.data.collect import collect
 from agent.perception.augment import augment, colour_distort
 from agent.perception.contrastive import nt_xent, train_contrastive
-from agent.perception.encoder import EncoderSpec, GlimpseEncoder, WeightsError, load_encoder, save_encoder
+from agent.perception.encoder import EncoderSpec, GlimpseEncoder, load_encoder, save_encoder
+from agent.weights import WeightsError
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 

@@ -6,7 +6,7 @@ from agent.data.collect import NARRATIONS
 from agent.language.narrator import (NONE, Narrator, NarratorSpec, build_tokenizer, clip_indices, load_narrator,
                                      save_narrator)
 from agent.language.narrator_training import segments
-from agent.perception.encoder import WeightsError
+from agent.weights import WeightsError
 
 SPEC = NarratorSpec(input_dim=6, window=3, prefix_tokens=2, n_embd=16, n_layer=1, n_head=2)
 

@@ -6,7 +6,7 @@ import torch
 
 from agent.language.reward import (RewardModel, RewardSpec, episode_ends, hard_negative_texts, load_reward,
                                    save_reward, train_reward)
-from agent.perception.encoder import WeightsError
+from agent.weights import WeightsError
 from envs.instructions import phrasings
 from envs.tasks import Task
 
