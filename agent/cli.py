@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default=None, help="run folder (default: the config's run_dir)")
     _add_config_args(p)
 
-    p = sub.add_parser("command", help="give the arm a command in words and watch it act")
+    p = sub.add_parser("command", help="give the arm a command in words and watch it act (needs the RL layer: not built yet)")
     p.add_argument("text", help='e.g. "open the drawer"')
     _add_config_args(p)
 
