@@ -55,7 +55,16 @@ def save_checkpoint(folder: Path, step: int, modules: dict[str, torch.nn.Module]
     tmp = folder / (name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    tensors = {f"{m}.{k}": v.detach().cpu().contiguous() for m, mod in modules.items() for k, v in mod.state_dict().items()}
+    tensors, seen = {}, set()
+    for m, mod in modules.items():
+        for k, v in mod.state_dict().items():
+            v = v.detach().cpu().contiguous()
+            # Tied weights (GPT-2's input and output embeddings) share storage, which safetensors
+            # refuses; a copy of the second one loads back into the same tied parameter.
+            if v.data_ptr() in seen:
+                v = v.clone()
+            seen.add(v.data_ptr())
+            tensors[f"{m}.{k}"] = v
     opt_tensors, opt_meta = flatten_optimizer(opt)
     tensors.update(opt_tensors)
     tensors["rng.torch"] = torch_gen.get_state()

@@ -40,11 +40,11 @@ def run_stage(config: RunConfig, stage: str, *, resume: bool = False, progress: 
         metrics = train_capsules(config, run_dir / "collect", run_dir / "capsules", resume=resume, progress=progress)
         return {k: v for k, v in metrics.items() if k != "history"}
     if stage == "language":
-        return train_language(config, run_dir / "language")
+        return train_language(config, run_dir / "language", resume=resume, progress=progress)
     raise StageNotBuilt(stage)
 
 
-def train_language(config: RunConfig, out_dir: Path) -> dict:
+def train_language(config: RunConfig, out_dir: Path, *, resume: bool = False, progress: bool = False) -> dict:
     """The language stage: today the command parser (narrator and reward: see NOT_YET)."""
     import torch
 
@@ -65,9 +65,10 @@ def train_language(config: RunConfig, out_dir: Path) -> dict:
 
         from agent.language.reward_training import train_reward_model
 
-        narrator = train_narrator(config, out_dir.parent, out_dir / "narrator")
+        narrator = train_narrator(config, out_dir.parent, out_dir / "narrator", resume=resume, progress=progress)
         metrics["narrator"] = {k: v for k, v in narrator.items() if k != "history"}
-        metrics["reward"] = train_reward_model(config, out_dir.parent, out_dir / "reward")
+        metrics["reward"] = train_reward_model(config, out_dir.parent, out_dir / "reward", resume=resume,
+                                               progress=progress)
     else:
         metrics["narrator"] = metrics["reward"] = "skipped: needs a trained encoder (saccade train encoder)"
     (out_dir / "metrics.json").write_text(json.dumps({**metrics, "commands_splits": report["splits"]}, indent=2))

@@ -15,6 +15,7 @@ from agent.language.narrator import (NONE, Narrator, NarratorSpec, build_tokeniz
                                      save_narrator, step_features)
 from agent.perception.encoder import load_encoder
 from agent.perception.stream import split_chunks
+from agent.training import TrainingRun
 
 MAX_DELAY = 5  # control steps: the goal for the median delay of a narration
 
@@ -34,10 +35,11 @@ def _texts(labels: np.ndarray) -> list[str]:
     return [NARRATIONS[i] if i >= 0 else NONE for i in labels]
 
 
-def train_narrator(config: RunConfig, run_dir: Path, out_dir: Path) -> dict:
+def train_narrator(config: RunConfig, run_dir: Path, out_dir: Path, *, resume: bool = False,
+                   progress: bool = False) -> dict:
     cfg = config.narrator
-    start = time.perf_counter()
     torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     data = PlayData(run_dir / "collect")
     encoder = load_encoder(run_dir / "encoder")
@@ -50,24 +52,27 @@ def train_narrator(config: RunConfig, run_dir: Path, out_dir: Path) -> dict:
                         n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head)
     narrator = Narrator(spec, build_tokenizer([*NARRATIONS, NONE]))
     opt = torch.optim.AdamW(narrator.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    run = TrainingRun(out_dir, name="narrator", total_steps=cfg.steps, modules={"narrator": narrator}, optimizer=opt,
+                      torch_gen=gen, rng=rng, resume=resume, progress=progress, log_every=50, checkpoint_every=500)
     narrator.train()
-    history = []
-    for step in range(cfg.steps):
-        # Half the batch from steps with an event: events are a minority of play.
-        half = cfg.batch_size // 2
-        rows = np.concatenate([rng.integers(len(feats), size=cfg.batch_size - half),
-                               events[rng.integers(len(events), size=half)] if len(events) else
-                               rng.integers(len(feats), size=half)])
-        loss = narrator.loss(feats[clips[rows]], _texts(stream["narration"][rows]))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(narrator.parameters(), 1.0)
-        opt.step()
-        if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
-            history.append({"step": step + 1, "loss": loss.item()})
+    with run:
+        for step in range(run.start_step, cfg.steps):
+            # Half the batch from steps with an event: events are a minority of play.
+            half = cfg.batch_size // 2
+            rows = np.concatenate([rng.integers(len(feats), size=cfg.batch_size - half),
+                                   events[rng.integers(len(events), size=half)] if len(events) else
+                                   rng.integers(len(feats), size=half)])
+            loss = narrator.loss(feats[clips[rows]], _texts(stream["narration"][rows]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(narrator.parameters(), 1.0)
+            opt.step()
+            run.end_step(step + 1, {"loss": loss.item()}, samples=len(rows))
+    wall = run.finish()
     save_narrator(narrator.eval(), out_dir, {"trained_steps": cfg.steps})
-    return {"steps": cfg.steps, "final_loss": history[-1]["loss"], "train_steps_of_play": int(len(feats)),
-            "wall_time_s": round(time.perf_counter() - start, 1), "history": history}
+    history = run.history
+    return {"steps": cfg.steps, "final_loss": history[-1]["loss"] if history else None,
+            "train_steps_of_play": int(len(feats)), "wall_time_s": wall, "history": history}
 
 
 def segments(labels: np.ndarray, episodes: np.ndarray) -> list[tuple[int, int, int]]:

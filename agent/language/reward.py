@@ -14,7 +14,6 @@ task (open vs close, left vs right, put in vs take out) and the wrong colour.
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,55 +68,67 @@ class RewardModel(nn.Module):
         return (self.clip_embedding(first, now) * self.text_embedding(text_vectors)).sum(-1)
 
 
-def hard_negative_texts(task: Task, rng: random.Random) -> list[str]:
+def hard_negative_texts(task: Task, rng: np.random.Generator) -> list[str]:
     """A phrasing of the opposite task and, for a block task, of the same task with another colour."""
     opposite_id = OPPOSITE[task.id]
     opposite = Task(opposite_id, task.block if opposite_id in BLOCK_TASKS else None)
-    out = [rng.choice(phrasings(opposite))]
+    out = [_pick(phrasings(opposite), rng)]
     if task.block is not None:
-        other = rng.choice([c for c in COLOURS if c != task.block])
-        out.append(rng.choice(phrasings(Task(task.id, other))))
+        other = _pick([c for c in COLOURS if c != task.block], rng)
+        out.append(_pick(phrasings(Task(task.id, other)), rng))
     return out
 
 
 def train_reward(model: RewardModel, first: torch.Tensor, end: torch.Tensor, tasks: list[Task], *, steps: int,
-                 batch: int, lr: float, seed: int) -> list[float]:
-    """first, end: (N, D) features of each successful episode's first and final step; tasks: what it did."""
+                 batch: int, lr: float, seed: int, out_dir: Path, resume: bool = False,
+                 progress: bool = False) -> list[dict]:
+    """first, end: (N, D) features of each successful episode's first and final step; tasks: what it did.
+    Checkpoints, TensorBoard and resume live in out_dir. Returns the logged history."""
+    from agent.training import TrainingRun
+
     torch.manual_seed(seed)
-    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
     texts = sorted({p for t in ALL_TASKS for p in phrasings(t)})
     vectors = dict(zip(texts, embed_texts(texts)))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    losses = []
+    run = TrainingRun(out_dir, name="reward", total_steps=steps, modules={"reward": model}, optimizer=opt,
+                      torch_gen=gen, rng=rng, resume=resume, progress=progress, log_every=25, checkpoint_every=200)
     n = len(tasks)
-    for _ in range(steps):
-        idx = [rng.randrange(n) for _ in range(min(batch, n))]
-        pos_text = torch.stack([vectors[rng.choice(phrasings(tasks[i]))] for i in idx])
-        clips = model.clip_embedding(first[idx], end[idx])
-        reversed_clips = model.clip_embedding(end[idx], first[idx])
-        text = model.text_embedding(pos_text)
-        t = model.spec.temperature
-        # In-batch InfoNCE, clip -> command (pairs of the same task are not negatives of each other).
-        logits = clips @ text.t() / t
-        same = torch.tensor([[tasks[i] == tasks[j] for j in idx] for i in idx])
-        logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool), float("-inf"))
-        loss = F.cross_entropy(logits, torch.arange(len(idx)))
-        # Hard negatives: the reversed clip and the opposite or other-colour commands must score lower.
-        hard = []
-        for k, i in enumerate(idx):
-            negs = torch.stack([vectors[x] for x in hard_negative_texts(tasks[i], rng)])
-            neg_scores = (clips[k:k + 1] * model.text_embedding(negs)).sum(-1)
-            rev = (reversed_clips[k] * text[k]).sum()
-            pos = (clips[k] * text[k]).sum()
-            hard.append(torch.cat([pos[None], rev[None], neg_scores]))
-        # pad to [pos, reversed, opposite, other colour]; a padded slot never wins
-        hard_logits = torch.stack([F.pad(h, (0, 4 - len(h)), value=-1e4 * t) for h in hard]) / t
-        loss = loss + F.cross_entropy(hard_logits, torch.zeros(len(idx), dtype=torch.long))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
+    t = model.spec.temperature
+    with run:
+        for step in range(run.start_step, steps):
+            idx = [int(i) for i in rng.integers(n, size=min(batch, n))]
+            pos_text = torch.stack([vectors[_pick(phrasings(tasks[i]), rng)] for i in idx])
+            clips = model.clip_embedding(first[idx], end[idx])
+            reversed_clips = model.clip_embedding(end[idx], first[idx])
+            text = model.text_embedding(pos_text)
+            # In-batch InfoNCE, clip -> command (pairs of the same task are not negatives of each other).
+            logits = clips @ text.t() / t
+            same = torch.tensor([[tasks[i] == tasks[j] for j in idx] for i in idx])
+            logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool), float("-inf"))
+            loss = F.cross_entropy(logits, torch.arange(len(idx)))
+            # Hard negatives: the reversed clip and the opposite or other-colour commands must score lower.
+            hard = []
+            for k, i in enumerate(idx):
+                negs = torch.stack([vectors[x] for x in hard_negative_texts(tasks[i], rng)])
+                neg_scores = (clips[k:k + 1] * model.text_embedding(negs)).sum(-1)
+                rev = (reversed_clips[k] * text[k]).sum()
+                pos = (clips[k] * text[k]).sum()
+                hard.append(torch.cat([pos[None], rev[None], neg_scores]))
+            # pad to [pos, reversed, opposite, other colour]; a padded slot never wins
+            hard_logits = torch.stack([F.pad(h, (0, 4 - len(h)), value=-1e4 * t) for h in hard]) / t
+            loss = loss + F.cross_entropy(hard_logits, torch.zeros(len(idx), dtype=torch.long))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run.end_step(step + 1, {"loss": loss.item()}, samples=len(idx))
+    run.finish()
+    return run.history
+
+
+def _pick(options: list[str], rng: np.random.Generator) -> str:
+    return options[int(rng.integers(len(options)))]
 
 
 def save_reward(model: RewardModel, folder: str | Path, extra: dict | None = None) -> Path:

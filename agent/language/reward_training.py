@@ -29,7 +29,8 @@ def episodes_of(data: PlayData, chunk_ids: list[int], encoder) -> tuple[dict, li
     return stream, metas
 
 
-def train_reward_model(config: RunConfig, run_dir: Path, out_dir: Path) -> dict:
+def train_reward_model(config: RunConfig, run_dir: Path, out_dir: Path, *, resume: bool = False,
+                       progress: bool = False) -> dict:
     cfg = config.reward
     start = time.perf_counter()
     data = PlayData(run_dir / "collect")
@@ -44,9 +45,10 @@ def train_reward_model(config: RunConfig, run_dir: Path, out_dir: Path) -> dict:
     first, end = feats[first_rows[ok]], feats[last_rows[ok]]
     tasks = [Task.parse(metas[i]["task"]) for i in ok]
     model = RewardModel(RewardSpec(input_dim=feats.shape[1], embed_dim=cfg.embed_dim, temperature=cfg.temperature))
-    losses = train_reward(model, first, end, tasks, steps=cfg.steps, batch=cfg.batch_size, lr=cfg.lr, seed=config.seed)
+    history = train_reward(model, first, end, tasks, steps=cfg.steps, batch=cfg.batch_size, lr=cfg.lr,
+                           seed=config.seed, out_dir=out_dir, resume=resume, progress=progress)
     save_reward(model.eval(), out_dir, {"trained_steps": cfg.steps, "episodes": len(ok)})
-    return {"steps": cfg.steps, "episodes": len(ok), "final_loss": losses[-1],
+    return {"steps": cfg.steps, "episodes": len(ok), "final_loss": history[-1]["loss"] if history else None,
             "wall_time_s": round(time.perf_counter() - start, 1)}
 
 
