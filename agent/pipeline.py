@@ -10,8 +10,6 @@ from agent.config import RunConfig, save_config
 
 STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl")
 BUILT = ("collect", "encoder", "capsules", "language")
-# Parts of a stage that later work will add; the stage runs what it has and says what it lacks.
-NOT_YET: dict[str, tuple[str, ...]] = {}
 
 
 class StageNotBuilt(Exception):
@@ -44,8 +42,8 @@ def run_stage(config: RunConfig, stage: str, *, resume: bool = False, progress: 
     raise StageNotBuilt(stage)
 
 
-def train_language(config: RunConfig, out_dir: Path, *, resume: bool = False, progress: bool = False) -> dict:
-    """The language stage: today the command parser (narrator and reward: see NOT_YET)."""
+def train_commands(config: RunConfig, out_dir: Path) -> dict:
+    """The command parser (a few seconds), saved in out_dir/commands; returns its evaluation."""
     import torch
 
     from agent.language.commands import evaluate_command_parser, train_command_parser
@@ -55,14 +53,18 @@ def train_language(config: RunConfig, out_dir: Path, *, resume: bool = False, pr
     try:
         parser = train_command_parser(seed=config.seed, backend="minilm")
         parser.save(out_dir / "commands")
-        report = evaluate_command_parser(parser)
+        return evaluate_command_parser(parser)
     finally:
         torch.set_num_threads(threads)
+
+
+def train_language(config: RunConfig, out_dir: Path, *, resume: bool = False, progress: bool = False) -> dict:
+    """The language stage: the command parser, then (given an encoder) the narrator and the learned reward."""
+    report = train_commands(config, out_dir)
     save_config(config, out_dir / "config.yaml")
-    metrics = {"commands": {k: v for k, v in report.items() if k != "splits"}, "not_built_yet": list(NOT_YET.get("language", ()))}
+    metrics: dict = {"commands": {k: v for k, v in report.items() if k != "splits"}}
     if (out_dir.parent / "encoder" / "encoder.json").exists():
         from agent.language.narrator_training import train_narrator
-
         from agent.language.reward_training import train_reward_model
 
         narrator = train_narrator(config, out_dir.parent, out_dir / "narrator", resume=resume, progress=progress)
@@ -77,13 +79,12 @@ def train_language(config: RunConfig, out_dir: Path, *, resume: bool = False, pr
 
 def load_or_train_command_parser(config: RunConfig):
     """The run's command parser; trained (a few seconds) and saved on first use."""
+    import logging
+
     from agent.language.commands import CommandParser
 
     folder = Path(config.run_dir) / "language" / "commands"
-    if (folder / "config.json").exists():
-        return CommandParser.load(folder)
-    import logging
-
-    logging.getLogger(__name__).warning("no command parser in %s yet: training one (a few seconds)", folder)
-    train_language(config, folder.parent)
+    if not (folder / "config.json").exists():
+        logging.getLogger(__name__).warning("no command parser in %s yet: training one (a few seconds)", folder)
+        train_commands(config, folder.parent)
     return CommandParser.load(folder)

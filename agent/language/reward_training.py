@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from agent.config import RunConfig
-from agent.data.format import PlayData
+from agent.data.format import DataError, PlayData
 from agent.language.narrator_training import load_stream
 from agent.language.reward import (OPPOSITE, RewardModel, RewardSpec, embed_texts, episode_ends, load_reward,
                                    save_reward, train_reward)
@@ -40,7 +40,8 @@ def train_reward_model(config: RunConfig, run_dir: Path, out_dir: Path, *, resum
     first_rows, last_rows = episode_ends(stream)
     ok = [i for i, m in enumerate(metas) if m["success"] and m["task"]]
     if not ok:
-        raise ValueError("no successful episodes in the play data to learn the reward from")
+        raise DataError(f"{run_dir / 'collect'}: no successful expert episodes to learn the reward from; "
+                        "collect more episodes")
     feats = torch.from_numpy(stream["features"])
     first, end = feats[first_rows[ok]], feats[last_rows[ok]]
     tasks = [Task.parse(metas[i]["task"]) for i in ok]
