@@ -117,6 +117,15 @@ class PlayData:
     def open(self, index: int) -> Chunk:
         return Chunk(self.chunks[index])
 
+    def read(self, chunk_ids: list[int], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The given arrays of the given chunks, concatenated over their steps (for evaluation sets)."""
+        parts: dict[str, list] = {k: [] for k in keys}
+        for cid in chunk_ids:
+            with self.open(cid) as chunk:
+                for k in keys:
+                    parts[k].append(chunk[k])
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
     def validate(self) -> int:
         """Open every chunk once (checks version and arrays); returns the number of steps."""
         steps = 0

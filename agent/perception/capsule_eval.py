@@ -72,12 +72,7 @@ def project_objects(world: np.ndarray, gaze: np.ndarray, size: int,
 
 def load_glimpses(data: PlayData, chunk_ids: list[int], max_samples: int, seed: int) -> dict[str, np.ndarray]:
     keys = ("episode", "fovea", "periphery", "gaze", "state")
-    parts: dict[str, list] = {k: [] for k in keys}
-    for cid in chunk_ids:
-        with data.open(cid) as chunk:
-            for k in keys:
-                parts[k].append(chunk[k])
-    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    arrays = data.read(chunk_ids, keys)
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(arrays["episode"]), size=min(max_samples, len(arrays["episode"])), replace=False))
     out = {k: v[keep] for k, v in arrays.items()}

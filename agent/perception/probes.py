@@ -28,12 +28,7 @@ BIN_Y = np.linspace(-0.25, 0.40, 4)
 def load_split(data: PlayData, chunk_ids: list[int], max_samples: int, seed: int) -> dict[str, np.ndarray]:
     """Images, labels and the lagged row of each step, subsampled to max_samples steps."""
     keys = ("episode", "step", "fovea", "periphery", "gaze", "state", "narration")
-    parts: dict[str, list] = {k: [] for k in keys}
-    for cid in chunk_ids:
-        with data.open(cid) as chunk:
-            for k in keys:
-                parts[k].append(chunk[k])
-    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    arrays = data.read(chunk_ids, keys)
     n = len(arrays["episode"])
     # the row of the same episode TEMPORAL_LAG steps earlier (or the episode's first row)
     lag = np.arange(n) - np.minimum(arrays["step"], TEMPORAL_LAG)
