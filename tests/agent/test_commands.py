@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from agent.language import commands as C
+from agent.language.report_commands import FRESH_REPORT
 from agent.language.commands import (
     AMBIGUOUS_REPORT,
     AMBIGUOUS_TUNING,
+    NEGATIVE_TRAIN,
     UNSUPPORTED_REPORT,
     UNSUPPORTED_TUNING,
     CommandParser,
@@ -122,11 +124,12 @@ def test_bad_commands_are_refused_with_suggestions(parser, text, says):
 def test_unfamiliar_ambiguous_and_negated_commands_are_refused(minilm):
     out = minilm.parse("sweep the desk")
     assert_refused(out)
-    assert "too far" in out["error"]
+    assert "not a command the desk supports" in out["error"]
     out = minilm.parse("move the red block")  # lift it? push it left or right?
     assert_refused(out)
-    assert "ambiguous" in out["error"]
-    assert set(out["suggestions"]) <= {"lift the red block", "push the red block left", "push the red block right"}
+    assert "ambiguous" in out["error"] or "no single desk task" in out["error"]
+    assert set(out["suggestions"]) <= {"lift the red block", "push the red block left", "push the red block right",
+                                       "put the red block in the drawer"}
     out = minilm.parse("don't open the drawer")
     assert_refused(out)
     assert "negated" in out["error"]
@@ -191,8 +194,10 @@ def test_goal_metrics_are_computed(parser):
     assert splits["train"]["n"] == sum(len(phrasings(t, "train")) for t in ALL_TASKS)
     assert splits["validation"]["n"] == sum(len(phrasings(t, "validation")) for t in ALL_TASKS)
     assert splits["report"]["n"] == len(UNSUPPORTED_REPORT) + len(AMBIGUOUS_REPORT)
-    assert report["rejection_rate"] == splits["report"]["rejection_rate"]
-    assert sum(splits["report"]["by_reason"].values()) + len(splits["report"]["accepted"]) == splits["report"]["n"]
+    assert splits["fresh_report"]["n"] == len(FRESH_REPORT)
+    assert report["rejection_rate"] == splits["fresh_report"]["rejection_rate"]
+    for split in ("report", "fresh_report", "fresh_report_unseen"):
+        assert sum(splits[split]["by_reason"].values()) + len(splits[split]["accepted"]) == splits[split]["n"]
 
 
 def test_tuning_and_report_commands_are_separate():
@@ -200,7 +205,20 @@ def test_tuning_and_report_commands_are_separate():
     assert len(set(tuning)) == len(tuning) and len(set(report)) == len(report)
     assert not set(tuning) & set(report)
     known = {p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split)}
-    assert not known & (set(tuning) | set(report))
+    assert not known & (set(tuning) | set(report) | set(FRESH_REPORT))
+
+
+def test_training_negatives_are_in_no_tuning_or_report_set_and_no_task():
+    """The reject class trains on NEGATIVE_TRAIN only: no negative may also choose thresholds or be
+    reported, compared as the classifier sees them (colour words removed)."""
+    def seen(texts):
+        return {C._task_text(C._words(t)) for t in texts}
+
+    negatives = seen(NEGATIVE_TRAIN)
+    assert len(NEGATIVE_TRAIN) == len(set(NEGATIVE_TRAIN))
+    assert not negatives & seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING, *UNSUPPORTED_REPORT, *AMBIGUOUS_REPORT))
+    assert not negatives & seen(p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split))
+    assert not seen(C._unseen(FRESH_REPORT)) & (negatives | seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING)))
 
 
 def test_unknown_backend_and_missing_package(monkeypatch):
