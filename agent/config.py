@@ -156,8 +156,14 @@ class CapsuleConfig:
     device: str = "cpu"
     viewpoint_steps: int = 2000  # parser and CNN training steps of the viewpoint-generalisation test
     eval_samples: int = 4000  # held-out glimpses scored by `saccade eval capsules`
+    streams: list[str] = field(default_factory=lambda: ["fovea", "periphery"])  # trained on, in turn
 
     def __post_init__(self) -> None:
+        from agent.perception.stream import STREAMS
+
+        if not self.streams or any(s not in STREAMS for s in self.streams) or len(set(self.streams)) < len(self.streams):
+            raise ValueError(f"streams must be a non-empty list of distinct names from {list(STREAMS)}, "
+                             f"got {self.streams!r}")
         for name in ("n_parts", "n_objects", "template_size", "part_feature_dim", "object_feature_dim", "set_dim",
                      "set_heads", "set_layers", "batch_size", "steps", "buffer_chunks", "refresh_every",
                      "checkpoint_every", "log_every", "viewpoint_steps", "eval_samples"):

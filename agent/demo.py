@@ -82,7 +82,7 @@ def run_expert_demo(
                 truth.append(NarrationLine(steps, steps * env.sim.control_dt, event))
             truth_current = event
             if stream is not None:
-                said = stream.step(obs["fovea"], obs["periphery"], obs["proprio"])
+                said = stream.step(obs["fovea"], obs["periphery"], obs["proprio"], obs["gaze"])
                 event = stream.current or None
                 new = said
             else:

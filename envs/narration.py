@@ -19,6 +19,10 @@ PUSH_SPEED = 1.5e-3  # metres per step of a block sliding on the table
 PRESS_DEPTH = 0.003
 CARRY_HEIGHT = 0.08  # a held block above this, heading for the drawer, is being put in it
 GAP_STEPS = 4  # an event survives this many steps without evidence before it ends
+# A new event is narrated once this many steps show it (within GAP_STEPS of each other): a single
+# step of a drawer jiggling by half a millimetre, or of a finger nudging a block while it grasps
+# another, is not something a person would narrate, nor something a camera can see.
+MIN_EVIDENCE_STEPS = 2
 
 
 def event_text(task: Task) -> str:
@@ -48,6 +52,9 @@ class NarrationLabeller:
         self.prev: SceneState | None = None
         self.current: str | None = None
         self.quiet_steps = 0
+        self.candidate: str | None = None  # a new event seen, not yet narrated
+        self.candidate_steps = 0  # steps that showed it
+        self.candidate_quiet = 0  # steps since it was last seen
         self.origin: dict[str, str | None] = {}
         self.heading_to_drawer: dict[str, bool] = {}
         self.untouched: dict[str, int] = {}
@@ -56,6 +63,7 @@ class NarrationLabeller:
         self.prev = state
         self.current = None
         self.quiet_steps = 0
+        self.candidate, self.candidate_steps, self.candidate_quiet = None, 0, 0
         self.origin = {c: None for c in COLOURS}
         self.heading_to_drawer = {c: False for c in COLOURS}
         self.untouched = {c: 0 for c in COLOURS}
@@ -65,13 +73,28 @@ class NarrationLabeller:
             raise RuntimeError("call reset() with the first state before update()")
         raw = self._evidence(self.prev, state)
         self.prev = state
-        if raw is not None:
-            self.current, self.quiet_steps = raw, 0
-        elif self.current is not None:
+        self.candidate_quiet += 1
+        if raw is not None and raw == self.current:
+            self.quiet_steps = 0
+            self.candidate = None
+            return self.current
+        if raw is not None and self._confirmed(raw):
+            self.current, self.quiet_steps, self.candidate = raw, 0, None
+            return self.current
+        if self.current is not None:
             self.quiet_steps += 1
             if self.quiet_steps >= GAP_STEPS:
                 self.current = None
         return self.current
+
+    def _confirmed(self, raw: str) -> bool:
+        """Count one more step of evidence for a new event; True once it has MIN_EVIDENCE_STEPS."""
+        if raw == self.candidate and self.candidate_quiet <= GAP_STEPS:
+            self.candidate_steps += 1
+        else:
+            self.candidate, self.candidate_steps = raw, 1
+        self.candidate_quiet = 0
+        return self.candidate_steps >= MIN_EVIDENCE_STEPS
 
     def _evidence(self, prev: SceneState, now: SceneState) -> str | None:
         """The event that this one step shows, if any, without memory of earlier events."""

@@ -1,7 +1,7 @@
 """The narrator: a small GPT-2 decoder that says what the arm is doing, from what it saw.
 
 The recent perception stream (frozen encoder features of the fovea and the periphery,
-and proprioception, over the last `window` steps) becomes a few prefix embeddings; the
+proprioception and the gaze, over the last `window` steps) becomes a few prefix embeddings; the
 decoder, a transformers GPT-2 trained from scratch here, continues the prefix with the
 narration text ("opening the drawer") or with "<none>" when nothing is happening. The
 word-level tokenizer is built with `tokenizers` and saved beside the weights.
@@ -29,6 +29,8 @@ from agent.weights import WeightsError, load_weights, read_model_config
 
 NONE = "<none>"
 SPECIALS = ["[PAD]", "[BOS]", "[EOS]", NONE]
+# What one step's features are made of, in order; saved with the weights and checked on loading.
+FEATURES = "fovea,periphery,proprio,gaze"
 
 
 @dataclass
@@ -125,13 +127,16 @@ def clip_indices(steps: np.ndarray, window: int) -> np.ndarray:
 
 @torch.no_grad()
 def step_features(encoder: GlimpseEncoder, fovea: np.ndarray, periphery: np.ndarray, proprio: np.ndarray,
-                  batch: int = 512) -> np.ndarray:
+                  gaze: np.ndarray, batch: int = 512) -> np.ndarray:
+    """(N, 2 * encoder dim + proprio + gaze) per-step features (FEATURES). The gaze says where the
+    fovea looked: the same glimpse means something else at another place on the desk."""
     encoder.eval()
     out = []
     for i in range(0, len(fovea), batch):
         f = encoder(torch.from_numpy(fovea[i:i + batch]))
         p = encoder(torch.from_numpy(periphery[i:i + batch]))
-        out.append(torch.cat([f, p, torch.from_numpy(proprio[i:i + batch])], 1).numpy())
+        rest = np.concatenate([proprio[i:i + batch], gaze[i:i + batch]], 1).astype(np.float32)
+        out.append(torch.cat([f, p, torch.from_numpy(rest)], 1).numpy())
     return np.concatenate(out).astype(np.float32)
 
 
@@ -143,8 +148,8 @@ class NarrationStream:
         self.history: list[np.ndarray] = []
         self.current = ""
 
-    def step(self, fovea: np.ndarray, periphery: np.ndarray, proprio: np.ndarray) -> str | None:
-        feats = step_features(self.encoder, fovea[None], periphery[None], proprio[None].astype(np.float32))[0]
+    def step(self, fovea: np.ndarray, periphery: np.ndarray, proprio: np.ndarray, gaze: np.ndarray) -> str | None:
+        feats = step_features(self.encoder, fovea[None], periphery[None], proprio[None], gaze[None])[0]
         self.history = (self.history or [feats] * self.narrator.spec.window)[1:] + [feats]
         text = self.narrator.generate(torch.from_numpy(np.stack(self.history))[None])[0]
         said = text if text and text != self.current else None
@@ -159,7 +164,7 @@ def save_narrator(narrator: Narrator, folder: str | Path, extra: dict | None = N
     save_model(narrator, str(folder / "narrator.safetensors"))
     narrator.tokenizer.save(str(folder / "tokenizer.json"))
     (folder / "narrator.json").write_text(json.dumps({"kind": "saccade.Narrator", "spec": asdict(narrator.spec),
-                                                     **(extra or {})}, indent=2))
+                                                     "features": FEATURES, **(extra or {})}, indent=2))
     return folder
 
 
@@ -167,6 +172,10 @@ def load_narrator(folder: str | Path) -> Narrator:
     from tokenizers import Tokenizer
 
     config = read_model_config(folder, "narrator", "saccade.Narrator", "saccade train language")
+    if config.get("features") != FEATURES:
+        raise WeightsError(f"{Path(folder) / 'narrator.json'}: made for other per-step features "
+                           f"({config.get('features', 'fovea,periphery,proprio')!r}, this code uses {FEATURES!r}); "
+                           "retrain it: saccade train language")
     try:
         tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     except Exception as e:

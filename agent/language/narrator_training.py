@@ -25,7 +25,8 @@ def load_stream(data: PlayData, chunk_ids: list[int], encoder) -> dict[str, np.n
     parts: dict[str, list] = {k: [] for k in ("features", "narration", "episode", "step")}
     for cid in chunk_ids:
         with data.open(cid) as chunk:
-            parts["features"].append(step_features(encoder, chunk["fovea"], chunk["periphery"], chunk["proprio"]))
+            parts["features"].append(step_features(encoder, chunk["fovea"], chunk["periphery"], chunk["proprio"],
+                                                   chunk["gaze"]))
             for k in ("narration", "episode", "step"):
                 parts[k].append(chunk[k])
     return {k: np.concatenate(v) for k, v in parts.items()}

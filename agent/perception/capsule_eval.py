@@ -35,7 +35,11 @@ OBJECTS = ("drawer", "handle", "button", "lamp", "red", "green", "blue", "grippe
 MATCH_DISTANCE = 0.2  # normalised image units (the view is 2 wide)
 PRESENT = 0.5
 NEAR_GAZE = 0.08  # metres: the object nearest the gaze, if this close, is what the eye looks at
-# Viewpoints: where the eye looks, in normalised gaze x (-1: near the arm's base, 1: far side).
+# Viewpoints: how far the eye zooms in, in normalised gaze zoom (-1: widest fovea, 1: most magnified).
+# Zoom, not where the eye looks: the play data draws the zoom apart from the gaze point, so both
+# ranges see the same objects and only the viewpoint changes (splitting by gaze x instead changed
+# which objects were near the gaze, and that label shift swamped the test).
+VIEW_AXIS = 2  # index of zoom in the gaze vector (x, y, zoom)
 TRAIN_VIEWS = (-1.0, -0.1)
 UNSEEN_VIEWS = (0.3, 1.0)
 
@@ -158,7 +162,14 @@ def nearest_object(world: np.ndarray, gaze: np.ndarray) -> np.ndarray:
 
 
 def _in_views(gaze: np.ndarray, views: tuple[float, float]) -> np.ndarray:
-    return (gaze[:, 0] >= views[0]) & (gaze[:, 0] <= views[1])
+    return (gaze[:, VIEW_AXIS] >= views[0]) & (gaze[:, VIEW_AXIS] <= views[1])
+
+
+def label_shift(a: np.ndarray, b: np.ndarray) -> float:
+    """Total variation distance between the label distributions of two sets (0: same, 1: disjoint)."""
+    pa = np.bincount(a, minlength=len(OBJECTS)) / max(len(a), 1)
+    pb = np.bincount(b, minlength=len(OBJECTS)) / max(len(b), 1)
+    return float(0.5 * np.abs(pa - pb).sum())
 
 
 def _cnn_identifier(images, labels, steps: int, seed: int, channels: list[int]) -> GlimpseEncoder:
@@ -189,7 +200,7 @@ def _cnn_accuracy(cnn, images, labels) -> float:
 def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test: dict, progress: bool) -> dict:
     """Train parser and CNN on one range of viewpoints; compare their accuracy on an unseen range."""
     cfg = config.capsules
-    folder = run_dir / "capsules_train_views"
+    folder = run_dir / "capsules_train_zoom"  # the parser of the training viewpoints
     try:
         parser = load_parser(folder)
     except WeightsError:
@@ -224,8 +235,11 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
               "cnn": sum(p.numel() for p in cnn.parameters())}  # the head is a submodule of cnn
     return {
         "task": "name the object nearest the gaze from the foveal glimpse",
-        "train_views_gaze_x": TRAIN_VIEWS, "unseen_views_gaze_x": UNSEEN_VIEWS,
+        "train_views_zoom": TRAIN_VIEWS, "unseen_views_zoom": UNSEEN_VIEWS,
         "samples": {"train": int(tr.sum()), "test_seen_views": int(seen.sum()), "test_unseen_views": int(unseen.sum())},
+        "label_shift_seen_to_unseen": round(label_shift(y_test[seen], y_test[unseen]), 3),
+        "majority_baseline": {"seen_views": round(float(np.mean(y_test[seen] == np.bincount(y_train[tr]).argmax())), 3),
+                              "unseen_views": round(float(np.mean(y_test[unseen] == np.bincount(y_train[tr]).argmax())), 3)},
         "capsules": {"seen_views": round(cap_seen, 3), "unseen_views": round(cap_unseen, 3),
                      "drop": round(cap_seen - cap_unseen, 3)},
         "cnn": {"seen_views": round(cnn_seen, 3), "unseen_views": round(cnn_unseen, 3),

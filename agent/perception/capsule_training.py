@@ -13,7 +13,7 @@ from agent.config import RunConfig, save_config
 from agent.data.format import PlayData
 from agent.perception.capsule_pictures import save_reconstruction_grid
 from agent.perception.capsules import CapsuleParser, save_parser
-from agent.perception.stream import STREAMS, GlimpseBuffer, split_chunks
+from agent.perception.stream import GlimpseBuffer, split_chunks
 from agent.training import TrainingRun
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: 
         for step in range(run.start_step, cfg.steps):
             if step > 0 and step % cfg.refresh_every == 0:
                 buffer.refresh()
-            stream = STREAMS[step % len(STREAMS)]
+            stream = cfg.streams[step % len(cfg.streams)]
             images, _ = buffer.sample_pairs(stream, cfg.batch_size, 0.0, 1)
             loss, out = model(torch.from_numpy(images).to(device))
             if not torch.isfinite(loss):
@@ -62,7 +62,7 @@ def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: 
     wall = run.finish()
     save_parser(model.cpu(), out_dir, {"trained_steps": cfg.steps})
     with data.open(train_ids[0]) as chunk:
-        sample = chunk["periphery"][:: max(1, len(chunk["periphery"]) // 8)][:8]
+        sample = chunk[cfg.streams[-1]][:: max(1, len(chunk[cfg.streams[-1]]) // 8)][:8]
     picture = save_reconstruction_grid(model, sample, out_dir / "reconstructions.png")
     history = run.history
     metrics = {"steps": cfg.steps, "wall_time_s": wall, "skipped_batches": skipped,

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from agent.perception.capsule_eval import OBJECTS, discovery, nearest_object, object_positions, project_objects
+from agent.perception.capsule_eval import (OBJECTS, discovery, label_shift, nearest_object, object_positions,
+                                          project_objects)
 from agent.perception.capsules import (CapsuleParser, CapsuleSpec, _presence_bias, load_parser, pose_from_params,
                                        save_parser, sparsity_losses)
 from agent.weights import WeightsError
@@ -117,3 +118,9 @@ def test_ground_truth_projection_and_discovery():
     assert result["objects_found"] == 1.0 and result["capsule_consistency"] == 1.0
     looked_at = nearest_object(world, np.array([[-0.34, 0.0, 0.0]]))  # gaze point x = 0.448, y = 0
     assert OBJECTS[looked_at[0]] in ("red", "green", "blue")
+
+
+def test_label_shift_is_total_variation():
+    assert label_shift(np.array([0, 1]), np.array([1, 0])) == 0.0
+    assert label_shift(np.array([0, 0]), np.array([1, 1])) == 1.0
+    assert label_shift(np.array([0, 1]), np.array([0, 0])) == 0.5

@@ -36,6 +36,9 @@ def test_wrong_type_names_key(tmp_path):
 def test_bad_value_is_rejected_with_its_section(tmp_path):
     with pytest.raises(ConfigError, match=r"env: .*unknown task"):
         load_config(_write(tmp_path, {"env": {"task": "juggle"}}))
+    with pytest.raises(ConfigError, match=r"capsules: .*streams"):
+        load_config(_write(tmp_path, {"capsules": {"streams": ["retina"]}}))
+    assert load_config(overrides=["capsules.streams=[fovea]"]).capsules.streams == ["fovea"]
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

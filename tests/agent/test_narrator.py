@@ -46,6 +46,18 @@ def test_save_load_identical(narrator, tmp_path):
         load_narrator(tmp_path)
 
 
+def test_narrator_made_for_other_features_is_refused(narrator, tmp_path):
+    """A narrator trained before the gaze joined the per-step features would read the wrong numbers."""
+    import json
+
+    save_narrator(narrator.eval(), tmp_path)
+    config = json.loads((tmp_path / "narrator.json").read_text())
+    del config["features"]
+    (tmp_path / "narrator.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="retrain it"):
+        load_narrator(tmp_path)
+
+
 def test_clip_indices_stay_in_the_episode():
     steps = np.array([0, 1, 2, 3, 0, 1])
     idx = clip_indices(steps, 3)

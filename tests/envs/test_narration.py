@@ -47,14 +47,27 @@ def test_drawer_moving_without_the_gripper_is_not_an_event():
     lab = NarrationLabeller()
     lab.reset(_state(drawer=0.0))
     assert lab.update(_state(drawer=0.02)) is None
-    assert lab.update(_state(drawer=0.04, touches={"drawer"})) == "opening the drawer"
+    assert lab.update(_state(drawer=0.04, touches={"drawer"})) is None  # one step of evidence is not enough
+    assert lab.update(_state(drawer=0.06, touches={"drawer"})) == "opening the drawer"
+    assert lab.update(_state(drawer=0.04, touches={"drawer"})) == "opening the drawer"  # until confirmed
     assert lab.update(_state(drawer=0.02, touches={"drawer"})) == "closing the drawer"
+
+
+def test_a_single_step_blip_is_not_an_event():
+    lab = NarrationLabeller()
+    lab.reset(_state())
+    assert lab.update(_state(red=(0.4, -0.04, 0.02), touches={"red"})) is None
+    for _ in range(6):
+        assert lab.update(_state(red=(0.4, -0.04, 0.02))) is None
+    # evidence again, long after the blip: counts as the first step of a new event
+    assert lab.update(_state(red=(0.4, -0.03, 0.02), touches={"red"})) is None
 
 
 def test_event_survives_a_short_gap_then_ends():
     lab = NarrationLabeller()
     lab.reset(_state())
-    assert lab.update(_state(depth=0.005, touches={"button"})) == "pressing the button"
+    assert lab.update(_state(depth=0.005, touches={"button"})) is None
+    assert lab.update(_state(depth=0.006, touches={"button"})) == "pressing the button"
     assert lab.update(_state()) == "pressing the button"
     for _ in range(5):
         last = lab.update(_state())
@@ -64,8 +77,10 @@ def test_event_survives_a_short_gap_then_ends():
 def test_pushing_direction():
     lab = NarrationLabeller()
     lab.reset(_state(red=(0.4, -0.05, 0.02)))
-    assert lab.update(_state(red=(0.4, -0.04, 0.02), touches={"red"})) == "pushing the red block to the left"
-    assert lab.update(_state(red=(0.4, -0.06, 0.02), touches={"red"})) == "pushing the red block to the right"
+    lab.update(_state(red=(0.4, -0.04, 0.02), touches={"red"}))
+    assert lab.update(_state(red=(0.4, -0.03, 0.02), touches={"red"})) == "pushing the red block to the left"
+    lab.update(_state(red=(0.4, -0.05, 0.02), touches={"red"}))
+    assert lab.update(_state(red=(0.4, -0.07, 0.02), touches={"red"})) == "pushing the red block to the right"
 
 
 def test_update_before_reset_is_an_error():
