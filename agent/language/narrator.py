@@ -157,6 +157,14 @@ class NarrationStream:
         return said
 
 
+def check_features(config: dict, path: Path) -> None:
+    """A model trained on other per-step features (before the gaze joined them) would read wrong numbers."""
+    if config.get("features") != FEATURES:
+        raise WeightsError(f"{path}: made for other per-step features "
+                           f"({config.get('features', 'fovea,periphery,proprio')!r}, this code uses {FEATURES!r}); "
+                           "retrain it: saccade train language")
+
+
 def save_narrator(narrator: Narrator, folder: str | Path, extra: dict | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,10 +180,7 @@ def load_narrator(folder: str | Path) -> Narrator:
     from tokenizers import Tokenizer
 
     config = read_model_config(folder, "narrator", "saccade.Narrator", "saccade train language")
-    if config.get("features") != FEATURES:
-        raise WeightsError(f"{Path(folder) / 'narrator.json'}: made for other per-step features "
-                           f"({config.get('features', 'fovea,periphery,proprio')!r}, this code uses {FEATURES!r}); "
-                           "retrain it: saccade train language")
+    check_features(config, Path(folder) / "narrator.json")
     try:
         tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     except Exception as e:

