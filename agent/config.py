@@ -99,6 +99,8 @@ class EncoderConfig:
     crop_scale: list[float] = field(default_factory=lambda: [0.4, 1.0])  # random resized crop area range
     colour_distortion: bool = True  # SimCLR colour jitter + random grayscale
     colour_strength: float = 0.5
+    hue_jitter: float = 0.2  # hue rotation, up to this fraction of a turn times colour_strength (SimCLR: 0.2)
+    grayscale_p: float = 0.2  # probability of a grayscale view (SimCLR: 0.2)
     buffer_chunks: int = 8  # chunks held in memory while streaming
     refresh_every: int = 25  # steps between swapping a chunk of the buffer for a new one
     checkpoint_every: int = 500
@@ -118,6 +120,8 @@ class EncoderConfig:
                 raise ValueError(f"{name} must be positive")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 (the other samples are the negatives)")
+        if not 0.0 <= self.hue_jitter <= 0.5 or not 0.0 <= self.grayscale_p <= 1.0:
+            raise ValueError("hue_jitter must be in [0, 0.5] and grayscale_p in [0, 1]")
 
 
 @dataclass
@@ -189,7 +193,7 @@ class NarratorConfig:
     n_embd: int = 64  # GPT-2 width
     n_layer: int = 2
     n_head: int = 4
-    steps: int = 1500
+    steps: int = 4000  # about 4 minutes on 2 CPU cores
     batch_size: int = 128
     lr: float = 1e-3
 

@@ -5,7 +5,7 @@
 # Each is trained and evaluated (`saccade eval capsules`, zoom-split viewpoint test) on recorded
 # play data. Carries runs/default/collect and .devpy (gymnasium). Results land in $OUT/<name>/.
 set -uo pipefail
-export PYTHONPATH="$PWD:$PWD/.devpy" HF_HUB_OFFLINE=1
+export PYTHONPATH="$PWD:$PWD/.devpy" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=4  # two jobs share 16 cores
 OUT=${OUT:-/tmp/gpu_out}
 variant() {
   local name=$1; shift

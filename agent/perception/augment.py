@@ -52,7 +52,7 @@ def _rotate_hue(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 
 
 def colour_distort(x: torch.Tensor, strength: float, gen: torch.Generator, p_jitter: float = 0.8,
-                   p_grey: float = 0.2) -> torch.Tensor:
+                   p_grey: float = 0.2, hue: float = 0.2) -> torch.Tensor:
     """SimCLR's colour distortion: brightness, contrast, saturation, hue (in random order is not
     needed for our purpose; a fixed order), applied with probability p_jitter; then grayscale with p_grey."""
     b = x.shape[0]
@@ -67,7 +67,7 @@ def colour_distort(x: torch.Tensor, strength: float, gen: torch.Generator, p_jit
     y = (y - mean) * factor(0.8 * s) + mean  # contrast
     g = _grey(y)
     y = (y - g) * factor(0.8 * s) + g  # saturation
-    angle = torch.empty(b).uniform_(-0.2 * s * 2 * math.pi, 0.2 * s * 2 * math.pi, generator=gen)
+    angle = torch.empty(b).uniform_(-hue * s * 2 * math.pi, hue * s * 2 * math.pi, generator=gen)
     y = _rotate_hue(y, angle)
     y = jitter * y + (1 - jitter) * x
     grey = (torch.rand(b, 1, 1, 1, generator=gen) < p_grey).float()
@@ -76,11 +76,11 @@ def colour_distort(x: torch.Tensor, strength: float, gen: torch.Generator, p_jit
 
 
 def augment(x: torch.Tensor, *, crop_scale: tuple[float, float], colour: bool, colour_strength: float,
-            gen: torch.Generator) -> torch.Tensor:
+            gen: torch.Generator, hue: float = 0.2, p_grey: float = 0.2) -> torch.Tensor:
     """uint8 (B, H, W, 3) or float (B, 3, H, W) -> augmented float (B, 3, H, W) in [0, 1]."""
     if x.dtype == torch.uint8:
         x = x.permute(0, 3, 1, 2).float() / 255.0
     x = random_resized_crop(x, crop_scale, gen)
     if colour:
-        x = colour_distort(x, colour_strength, gen)
+        x = colour_distort(x, colour_strength, gen, p_grey=p_grey, hue=hue)
     return x

@@ -96,16 +96,41 @@ def parse_all(model: CapsuleParser, images: np.ndarray, batch: int = 256) -> dic
     return {"presence": np.concatenate(pres), "pose": np.concatenate(pose), "features": np.concatenate(feats)}
 
 
-def discovery(parsed: dict, gt_pos: np.ndarray, visible: np.ndarray) -> dict:
-    """Hungarian matching of present object capsules to visible objects in each view."""
+def discovery(parsed: dict, gt_pos: np.ndarray, visible: np.ndarray, seed: int = 0) -> dict:
+    """Hungarian matching of present object capsules to visible objects in each view.
+
+    objects_found_by_chance is the same matching with every present capsule moved to a uniformly
+    random place in the view: what as many capsules would find without looking.
+    """
+    found, seen, matches = _match(parsed["presence"], parsed["pose"][:, :, [2, 5]], gt_pos, visible)
+    rng = np.random.default_rng(seed)
+    chance, _, _ = _match(parsed["presence"], rng.uniform(-1, 1, parsed["pose"][:, :, [2, 5]].shape), gt_pos, visible)
     m = parsed["presence"].shape[1]
-    capsule_xy = parsed["pose"][:, :, [2, 5]]  # translations (x, y)
+    used = matches.sum(1)
+    share = np.where(used > 0, matches.max(1) / np.maximum(used, 1), 0.0)
+    active = used >= max(5, 0.01 * len(gt_pos))
+    return {
+        "objects_found": float(found.sum() / max(seen.sum(), 1)),
+        "objects_found_by_chance": float(chance.sum() / max(seen.sum(), 1)),
+        "objects_found_per_object": {o: round(float(f / max(s, 1)), 3) for o, f, s in zip(OBJECTS, found, seen)},
+        "capsule_consistency": float((share * used).sum() / max(used.sum(), 1)),
+        "consistent_capsules": float(np.mean(share[active] >= 0.8)) if active.any() else 0.0,
+        "capsule_main_object": {f"capsule_{k}": (OBJECTS[int(matches[k].argmax())] if used[k] else None)
+                                for k in range(m)},
+        "present_capsules_per_view": float((parsed["presence"] > PRESENT).sum(1).mean()),
+    }
+
+
+def _match(presence: np.ndarray, capsule_xy: np.ndarray, gt_pos: np.ndarray, visible: np.ndarray):
+    """Per object: views where a present capsule matched it, views where it was visible; and the
+    (capsule, object) match counts."""
+    m = presence.shape[1]
     found = np.zeros(len(OBJECTS))
     seen = np.zeros(len(OBJECTS))
     matches = np.zeros((m, len(OBJECTS)))
     for i in range(len(gt_pos)):
         objs = np.flatnonzero(visible[i])
-        caps = np.flatnonzero(parsed["presence"][i] > PRESENT)
+        caps = np.flatnonzero(presence[i] > PRESENT)
         seen[objs] += 1
         if len(objs) == 0 or len(caps) == 0:
             continue
@@ -115,18 +140,7 @@ def discovery(parsed: dict, gt_pos: np.ndarray, visible: np.ndarray) -> dict:
             if cost[r, c] < MATCH_DISTANCE:
                 found[objs[c]] += 1
                 matches[caps[r], objs[c]] += 1
-    used = matches.sum(1)
-    share = np.where(used > 0, matches.max(1) / np.maximum(used, 1), 0.0)
-    active = used >= max(5, 0.01 * len(gt_pos))
-    return {
-        "objects_found": float(found.sum() / max(seen.sum(), 1)),
-        "objects_found_per_object": {o: round(float(f / max(s, 1)), 3) for o, f, s in zip(OBJECTS, found, seen)},
-        "capsule_consistency": float((share * used).sum() / max(used.sum(), 1)),
-        "consistent_capsules": float(np.mean(share[active] >= 0.8)) if active.any() else 0.0,
-        "capsule_main_object": {f"capsule_{k}": (OBJECTS[int(matches[k].argmax())] if used[k] else None)
-                                for k in range(m)},
-        "present_capsules_per_view": float((parsed["presence"] > PRESENT).sum(1).mean()),
-    }
+    return found, seen, matches
 
 
 def capsule_vector(parsed: dict) -> np.ndarray:
@@ -281,10 +295,10 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
     size = test["periphery"].shape[1]
     gt_pos, visible = project_objects(test["world"], test["gaze"], size)
     parsed_test = parse_all(model, test["periphery"])
-    metrics = {"discovery": discovery(parsed_test, gt_pos, visible)}
+    metrics = {"discovery": discovery(parsed_test, gt_pos, visible, config.seed)}
     # In the fovea objects are several times larger; discovery there is reported as well.
     fovea_pos, fovea_visible = project_objects(test["world"], test["gaze"], test["fovea"].shape[1], "fovea")
-    metrics["discovery_fovea"] = discovery(parse_all(model, test["fovea"]), fovea_pos, fovea_visible)
+    metrics["discovery_fovea"] = discovery(parse_all(model, test["fovea"]), fovea_pos, fovea_visible, config.seed)
     metrics["readout"] = position_readout(parse_all(model, train["periphery"]), train["world"], parsed_test,
                                           test["world"])
     metrics["viewpoint"] = viewpoint_generalisation(config, run_dir, train, test, progress)
@@ -307,8 +321,10 @@ def format_capsule_metrics(m: dict) -> str:
         v = {"capsules": {"drop": float("nan")}, "cnn": {"drop": float("nan")}, "capsules_drop_smaller": False}
     f = m["discovery_fovea"]
     return "\n".join([
-        f"fovea: objects found {f['objects_found'] * 100:.1f}%, capsule consistency {f['capsule_consistency'] * 100:.1f}%",
-        f"periphery: objects found: {d['objects_found'] * 100:.1f}%  capsule consistency: {d['capsule_consistency'] * 100:.1f}%  "
+        f"fovea: objects found {f['objects_found'] * 100:.1f}% (by chance {f['objects_found_by_chance'] * 100:.1f}%), "
+        f"capsule consistency {f['capsule_consistency'] * 100:.1f}%",
+        f"periphery: objects found: {d['objects_found'] * 100:.1f}% (by chance {d['objects_found_by_chance'] * 100:.1f}%)"
+        f"  capsule consistency: {d['capsule_consistency'] * 100:.1f}%  "
         f"consistent capsules: {d['consistent_capsules'] * 100:.1f}%",
         f"position readout error: {r['position_error_m']:.3f} m (predicting the mean: {r['mean_position_baseline_error_m']:.3f} m)",
         f"viewpoint drop: capsules {v['capsules']['drop'] * 100:.1f} points, CNN {v['cnn']['drop'] * 100:.1f} points "

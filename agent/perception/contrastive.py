@@ -84,7 +84,8 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
             anchors, positives = buffer.sample_pairs(stream, cfg.batch_size, cfg.temporal_fraction, cfg.max_dt)
             images = torch.from_numpy(np.concatenate([anchors, positives]))
             views = augment(images, crop_scale=tuple(cfg.crop_scale), colour=cfg.colour_distortion,
-                            colour_strength=cfg.colour_strength, gen=gen).to(device)
+                            colour_strength=cfg.colour_strength, hue=cfg.hue_jitter, p_grey=cfg.grayscale_p,
+                            gen=gen).to(device)
             loss, pos, neg = nt_xent(head(encoder(views)), cfg.temperature)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite contrastive loss at step {step}")
@@ -96,7 +97,8 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
                                     "lr": opt.param_groups[0]["lr"]}, samples=len(views))
     wall = run.finish()
     history = run.history
-    save_encoder(encoder.cpu(), out_dir, {"trained_steps": cfg.steps, "colour_distortion": cfg.colour_distortion})
+    save_encoder(encoder.cpu(), out_dir, {"trained_steps": cfg.steps, "colour_distortion": cfg.colour_distortion,
+                                           "hue_jitter": cfg.hue_jitter, "grayscale_p": cfg.grayscale_p})
     metrics = {
         "steps": cfg.steps,
         "final_loss": history[-1]["loss"] if history else None,
