@@ -97,10 +97,12 @@ class EncoderConfig:
     temporal_fraction: float = 0.5  # share of positives that are a nearby frame of the same episode
     max_dt: int = 4  # steps apart that a temporal positive may be
     crop_scale: list[float] = field(default_factory=lambda: [0.4, 1.0])  # random resized crop area range
-    colour_distortion: bool = True  # SimCLR colour jitter + random grayscale
+    colour_distortion: bool = True  # change the colour balance: brightness, contrast, saturation (+ hue, grayscale)
     colour_strength: float = 0.5
-    hue_jitter: float = 0.2  # hue rotation, up to this fraction of a turn times colour_strength (SimCLR: 0.2)
-    grayscale_p: float = 0.2  # probability of a grayscale view (SimCLR: 0.2)
+    # SimCLR also rotates the hue (0.2) and makes a view grayscale (p 0.2). Both are off here: on this
+    # desk the blocks differ only by colour, and the language head needs it (docs/encoder.md).
+    hue_jitter: float = 0.0  # hue rotation, up to this fraction of a turn times colour_strength
+    grayscale_p: float = 0.0  # probability of a grayscale view
     buffer_chunks: int = 8  # chunks held in memory while streaming
     refresh_every: int = 25  # steps between swapping a chunk of the buffer for a new one
     checkpoint_every: int = 500

@@ -1,9 +1,12 @@
-"""Compare four encoders by linear probes on held-out episodes (`saccade eval encoder`).
+"""Compare five encoders by linear probes on held-out episodes (`saccade eval encoder`).
 
 1. the contrastive encoder (`saccade train encoder`);
 2. the same network with random weights;
 3. the same network trained supervised end to end on the probe labels (upper reference);
-4. the contrastive encoder trained without colour distortion (SimCLR's ablation).
+4. the contrastive encoder trained without colour distortion (SimCLR's ablation);
+5. the contrastive encoder trained with SimCLR's full colour distortion (hue rotation and
+   random grayscale on top of the colour balance changes).
+Ablations 4 and 5 are trained on first use and reused afterwards.
 """
 
 from __future__ import annotations
@@ -30,18 +33,21 @@ log = logging.getLogger(__name__)
 
 GOAL_VS_SUPERVISED = 5.0  # points: contrastive at most this far below supervised
 GOAL_VS_RANDOM = 20.0  # points: contrastive at least this far above random weights
-ENCODERS = ("contrastive", "random", "supervised", "contrastive_no_colour")
+ENCODERS = ("contrastive", "random", "supervised", "contrastive_no_colour", "contrastive_simclr_colour")
+# The ablations: encoder settings that differ from the run's own encoder.
+ABLATIONS = {"contrastive_no_colour": {"colour_distortion": False},
+             "contrastive_simclr_colour": {"colour_distortion": True, "hue_jitter": 0.2, "grayscale_p": 0.2}}
 
 
-def _no_colour_encoder(config: RunConfig, run_dir: Path, progress: bool) -> GlimpseEncoder:
-    """Train (once; reused afterwards) the ablation with crops but no colour distortion."""
-    folder = run_dir / "encoder_no_colour"
+def _ablation_encoder(config: RunConfig, run_dir: Path, name: str, progress: bool) -> GlimpseEncoder:
+    """Train (once; reused afterwards) an ablation: the run's encoder settings changed by ABLATIONS[name]."""
+    folder = run_dir / name.replace("contrastive_", "encoder_")
     try:
         return load_encoder(folder)
     except WeightsError:
         pass
     steps = config.probes.ablation_steps or config.encoder.steps
-    ablation = replace(config, encoder=replace(config.encoder, colour_distortion=False, steps=steps))
+    ablation = replace(config, encoder=replace(config.encoder, steps=steps, **ABLATIONS[name]))
     resume = (folder / "checkpoints" / "latest").exists()
     train_contrastive(ablation, run_dir / "collect", folder, resume=resume, progress=progress,
                       test_fraction=config.probes.test_fraction)
@@ -63,7 +69,7 @@ def evaluate_encoder(config: RunConfig, run_dir: str | Path, *, progress: bool =
         "contrastive": contrastive,
         "random": GlimpseEncoder(EncoderSpec(list(spec.channels), spec.feature_dim)).eval(),
         "supervised": train_supervised(train, spec, steps=pc.supervised_steps, seed=config.seed),
-        "contrastive_no_colour": _no_colour_encoder(config, run_dir, progress),
+        **{name: _ablation_encoder(config, run_dir, name, progress) for name in ABLATIONS},
     }
     scores, feats_test_contrastive = {}, None
     for name, encoder in encoders.items():
@@ -82,6 +88,7 @@ def evaluate_encoder(config: RunConfig, run_dir: str | Path, *, progress: bool =
         for p in PROBES
     }
     colour_gain = {p: round(scores["contrastive"][p] - scores["contrastive_no_colour"][p], 1) for p in PROBES}
+    hue_grey_gain = {p: round(scores["contrastive_simclr_colour"][p] - scores["contrastive"][p], 1) for p in PROBES}
     out_dir = run_dir / "eval_encoder"
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = plot_features(feats_test_contrastive, test, out_dir / "encoder_pca.png")
@@ -92,6 +99,7 @@ def evaluate_encoder(config: RunConfig, run_dir: str | Path, *, progress: bool =
         "all_goals_met": all(all(g.values()) for g in goals.values()),
         "colour_distortion_gain": colour_gain,
         "colour_distortion_helps_on_average": float(np.mean(list(colour_gain.values()))) > 0,
+        "hue_and_grayscale_gain": hue_grey_gain,
         "train_samples": int(len(train["episode"])),
         "test_samples": int(len(test["episode"])),
         "train_episodes": int(len(np.unique(train["episode"]))),
@@ -136,9 +144,10 @@ def plot_features(feats: np.ndarray, split: dict, path: Path) -> Path:
 
 
 def format_probe_table(metrics: dict) -> str:
-    lines = ["| probe | contrastive | random weights | supervised | contrastive, no colour | majority |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| probe | contrastive | random weights | supervised | contrastive, no colour distortion | "
+             "contrastive, SimCLR colour (hue, grayscale) | majority |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for probe, row in metrics["probes"].items():
         lines.append(f"| {probe} | {row['contrastive']} | {row['random']} | {row['supervised']} | "
-                     f"{row['contrastive_no_colour']} | {row['majority']} |")
+                     f"{row['contrastive_no_colour']} | {row['contrastive_simclr_colour']} | {row['majority']} |")
     return "\n".join(lines) + "\n"

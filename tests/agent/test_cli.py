@@ -110,7 +110,7 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
     assert set(metrics["probes"]["lamp_on"]) == {"contrastive", "random", "supervised", "contrastive_no_colour",
-                                                 "majority"}
+                                                 "contrastive_simclr_colour", "majority"}
     assert (run_dir / "eval_encoder" / "encoder_pca.png").exists()
     result = run_cli("bench", "encoder", "--json", *common[:2])
     assert result.returncode == 0, result.stderr
