@@ -141,20 +141,36 @@ def step_features(encoder: GlimpseEncoder, fovea: np.ndarray, periphery: np.ndar
 
 
 class NarrationStream:
-    """Run-time narration: feed one step's features at a time; returns a line when a new event starts."""
+    """Run-time narration: feed one step's features at a time; returns a line when a new event starts.
 
-    def __init__(self, narrator: Narrator, encoder: GlimpseEncoder):
+    Like the labeller, it changes what it says only when the narrator has said the new text on
+    `confirm_steps` steps in a row, so that a one-step flicker ("putting the green block ...") is
+    not spoken. This costs confirm_steps - 1 steps of delay on top of the narrator's own.
+    """
+
+    def __init__(self, narrator: Narrator, encoder: GlimpseEncoder, confirm_steps: int = 2):
         self.narrator, self.encoder = narrator, encoder
+        self.confirm_steps = confirm_steps
         self.history: list[np.ndarray] = []
-        self.current = ""
+        self.current = ""  # what the stream is saying ("" while nothing happens)
+        self.candidate, self.candidate_steps = "", 0
 
     def step(self, fovea: np.ndarray, periphery: np.ndarray, proprio: np.ndarray, gaze: np.ndarray) -> str | None:
         feats = step_features(self.encoder, fovea[None], periphery[None], proprio[None], gaze[None])[0]
         self.history = (self.history or [feats] * self.narrator.spec.window)[1:] + [feats]
-        text = self.narrator.generate(torch.from_numpy(np.stack(self.history))[None])[0]
-        said = text if text and text != self.current else None
-        self.current = text
-        return said
+        return self.hear(self.narrator.generate(torch.from_numpy(np.stack(self.history))[None])[0])
+
+    def hear(self, text: str) -> str | None:
+        """One step's generated text -> the line to speak now, if a new event is confirmed."""
+        if text == self.current:
+            self.candidate_steps = 0
+            return None
+        self.candidate_steps = self.candidate_steps + 1 if text == self.candidate else 1
+        self.candidate = text
+        if self.candidate_steps < self.confirm_steps:
+            return None
+        self.current, self.candidate_steps = text, 0
+        return text or None
 
 
 def check_features(config: dict, path: Path) -> None:

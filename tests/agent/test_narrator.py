@@ -68,3 +68,14 @@ def test_segments_split_at_label_and_episode_changes():
     labels = np.array([-1, 2, 2, 2, -1, 2, 5, 5])
     episodes = np.array([0, 0, 0, 0, 0, 1, 1, 1])
     assert segments(labels, episodes) == [(1, 4, 2), (5, 6, 2), (6, 8, 5)]
+
+
+def test_stream_speaks_a_new_event_once_it_is_confirmed(narrator):
+    from agent.language.narrator import NarrationStream
+
+    stream = NarrationStream(narrator, encoder=None)
+    heard = [stream.hear(t) for t in ["", "opening the drawer", "opening the drawer", "opening the drawer",
+                                       "closing the drawer", "opening the drawer", "", ""]]
+    # spoken on its second step; a one-step flicker is not spoken; silence is never spoken
+    assert heard == [None, None, "opening the drawer", None, None, None, None, None]
+    assert stream.current == ""
