@@ -6,6 +6,7 @@ import torch
 
 from agent.language import commands as C
 from agent.language.report_commands import FRESH_REPORT
+from agent.language.report_commands_2 import FRESH_REPORT_2
 from agent.language.commands import (
     AMBIGUOUS_REPORT,
     AMBIGUOUS_TUNING,
@@ -194,9 +195,9 @@ def test_goal_metrics_are_computed(parser):
     assert splits["train"]["n"] == sum(len(phrasings(t, "train")) for t in ALL_TASKS)
     assert splits["validation"]["n"] == sum(len(phrasings(t, "validation")) for t in ALL_TASKS)
     assert splits["report"]["n"] == len(UNSUPPORTED_REPORT) + len(AMBIGUOUS_REPORT)
-    assert splits["fresh_report"]["n"] == len(FRESH_REPORT)
-    assert report["rejection_rate"] == splits["fresh_report"]["rejection_rate"]
-    for split in ("report", "fresh_report", "fresh_report_unseen"):
+    assert splits["fresh_report"]["n"] == len(FRESH_REPORT) and splits["fresh_report_2"]["n"] == len(FRESH_REPORT_2)
+    assert report["rejection_rate"] == splits["fresh_report_2"]["rejection_rate"]
+    for split in ("report", "fresh_report", "fresh_report_2", "fresh_report_2_unseen"):
         assert sum(splits[split]["by_reason"].values()) + len(splits[split]["accepted"]) == splits[split]["n"]
 
 
@@ -205,7 +206,7 @@ def test_tuning_and_report_commands_are_separate():
     assert len(set(tuning)) == len(tuning) and len(set(report)) == len(report)
     assert not set(tuning) & set(report)
     known = {p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split)}
-    assert not known & (set(tuning) | set(report) | set(FRESH_REPORT))
+    assert not known & (set(tuning) | set(report) | set(FRESH_REPORT) | set(FRESH_REPORT_2))
 
 
 def test_training_negatives_are_in_no_tuning_or_report_set_and_no_task():
@@ -218,7 +219,17 @@ def test_training_negatives_are_in_no_tuning_or_report_set_and_no_task():
     assert len(NEGATIVE_TRAIN) == len(set(NEGATIVE_TRAIN))
     assert not negatives & seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING, *UNSUPPORTED_REPORT, *AMBIGUOUS_REPORT))
     assert not negatives & seen(p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split))
-    assert not seen(C._unseen(FRESH_REPORT)) & (negatives | seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING)))
+    assert not seen(C._unseen(FRESH_REPORT_2)) & (negatives | seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING,
+                                                                    *FRESH_REPORT)))
+
+
+def test_compound_commands_are_refused_and_sub_steps_are_not(minilm):
+    out = minilm.parse("open the drawer and press the button")
+    assert_refused(out)
+    assert "several tasks" in out["error"] or "no single desk task" in out["error"]
+    # picking the block up is the first part of putting it away: one task
+    assert minilm.parse("pick up the red block and put it in the drawer") == {"task": "put_block_in_drawer",
+                                                                             "block": "red"}
 
 
 def test_unknown_backend_and_missing_package(monkeypatch):
