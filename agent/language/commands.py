@@ -20,6 +20,9 @@ A command goes through three stages and the first that objects refuses it, namin
    - the classifier's probability of that task (against the other tasks and the reject class)
      reaches Thresholds.probability: otherwise it is ambiguous ("move the red block": lift it? push
      it which way?) or no desk task at all ("lock the drawer").
+   A command that joins clauses ("and", "then", "after", "before") is refused when its clauses that
+   pass both thresholds ask for different tasks (lifting a block counts as the first part of a later
+   block task).
    Both thresholds are picked on held-out data (the validation phrasings and UNSUPPORTED_TUNING +
    AMBIGUOUS_TUNING), never on the report sets, which only measure the rejection rate (the sets are
    in agent/language/command_sets.py and report_commands.py).
