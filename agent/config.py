@@ -195,7 +195,7 @@ class NarratorConfig:
     n_embd: int = 64  # GPT-2 width
     n_layer: int = 2
     n_head: int = 4
-    steps: int = 4000  # about 4 minutes on 2 CPU cores
+    steps: int = 4000  # about 3 minutes on 2 CPU cores
     batch_size: int = 128
     lr: float = 1e-3
 

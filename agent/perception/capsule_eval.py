@@ -102,9 +102,10 @@ def discovery(parsed: dict, gt_pos: np.ndarray, visible: np.ndarray, seed: int =
     objects_found_by_chance is the same matching with every present capsule moved to a uniformly
     random place in the view: what as many capsules would find without looking.
     """
-    found, seen, matches = _match(parsed["presence"], parsed["pose"][:, :, [2, 5]], gt_pos, visible)
-    rng = np.random.default_rng(seed)
-    chance, _, _ = _match(parsed["presence"], rng.uniform(-1, 1, parsed["pose"][:, :, [2, 5]].shape), gt_pos, visible)
+    capsule_xy = parsed["pose"][:, :, [2, 5]]  # translations (x, y)
+    found, seen, matches = _match(parsed["presence"], capsule_xy, gt_pos, visible)
+    random_xy = np.random.default_rng(seed).uniform(-1, 1, capsule_xy.shape)
+    chance, _, _ = _match(parsed["presence"], random_xy, gt_pos, visible)
     m = parsed["presence"].shape[1]
     used = matches.sum(1)
     share = np.where(used > 0, matches.max(1) / np.maximum(used, 1), 0.0)
@@ -247,13 +248,14 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
     cnn_unseen = _cnn_accuracy(cnn, test["fovea"][unseen], y_test[unseen])
     params = {"capsule_parser": sum(p.numel() for p in parser.parameters()),
               "cnn": sum(p.numel() for p in cnn.parameters())}  # the head is a submodule of cnn
+    majority = np.bincount(y_train[tr]).argmax()  # the most common object in the training views
     return {
         "task": "name the object nearest the gaze from the foveal glimpse",
         "train_views_zoom": TRAIN_VIEWS, "unseen_views_zoom": UNSEEN_VIEWS,
         "samples": {"train": int(tr.sum()), "test_seen_views": int(seen.sum()), "test_unseen_views": int(unseen.sum())},
         "label_shift_seen_to_unseen": round(label_shift(y_test[seen], y_test[unseen]), 3),
-        "majority_baseline": {"seen_views": round(float(np.mean(y_test[seen] == np.bincount(y_train[tr]).argmax())), 3),
-                              "unseen_views": round(float(np.mean(y_test[unseen] == np.bincount(y_train[tr]).argmax())), 3)},
+        "majority_baseline": {"seen_views": round(float(np.mean(y_test[seen] == majority)), 3),
+                              "unseen_views": round(float(np.mean(y_test[unseen] == majority)), 3)},
         "capsules": {"seen_views": round(cap_seen, 3), "unseen_views": round(cap_unseen, 3),
                      "drop": round(cap_seen - cap_unseen, 3)},
         "cnn": {"seen_views": round(cnn_seen, 3), "unseen_views": round(cnn_unseen, 3),
