@@ -14,8 +14,8 @@ from pathlib import Path
 
 from agent.config import ConfigError, load_config
 
-STAGES = ("collect", "encoder", "capsules", "language", "attention", "rl", "all")
-EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward")
+STAGES = ("collect", "encoder", "capsules", "language", "rl", "attention", "all")
+EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
 BENCHES = ("env", "encoder")
 
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure a stage (or the scripted expert) and print the metrics")
     p.add_argument("what", choices=EVALS, help="what to evaluate")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--episodes", type=int, default=None, help="eval expert: episodes (seeds) per task")
+    p.add_argument("--episodes", type=int, default=None, help="eval expert, eval agent: episodes (held-out seeds) per task")
     p.add_argument("--tasks", default=None, help="eval expert: comma-separated task names (default: all)")
     p.add_argument("--out", default=None, help="also write the metrics JSON to this file")
     p.add_argument("--run-dir", default=None, help="run folder to evaluate (default: the config's run_dir)")
@@ -99,8 +99,7 @@ def _config(args: argparse.Namespace):
     device = getattr(args, "device", None)
     if device:
         _check_device(device)
-        config = replace(config, encoder=replace(config.encoder, device=device),
-                         capsules=replace(config.capsules, device=device))
+        config = replace(config, device=device)
     return config
 
 
@@ -121,7 +120,8 @@ def _not_built(what: str, issue: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from agent.demo import run_expert_demo
+    from agent.demo import run_demo
+    from agent.runner import ExpertActor
 
     if not args.expert:
         _not_built("the learned agent", "the perception, language and RL stages")
@@ -130,16 +130,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.out.lower().endswith((".mp4", ".gif")):
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
     print(f"task {task.name}, seed {config.seed}: filming the scripted expert", flush=True)
-    with _data_errors():
-        result = run_expert_demo(
-            config, task, args.out, gui=args.gui, learned_narrator=args.narrator == "learned",
-            on_narration=lambda line: print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True),
-        )
-    if result.success:
-        print(f"success at step {result.success_step}; {result.steps} steps filmed; video: {result.video}")
+    narrator = perception = None
+    with _data_errors(), _no_display():
+        if args.narrator == "learned":
+            narrator, perception = _learned_narrator(config)
+        from envs.instructions import phrasings
+
+        result = run_demo(config, ExpertActor(), [(task, phrasings(task)[0])], args.out, gui=args.gui,
+                          narrator=narrator, perception=perception, on_narration=_print_line)
+    episode = result.episodes[0]
+    if episode.success:
+        print(f"success at step {episode.success_step}; {episode.steps} steps filmed; video: {result.video}")
     else:
-        print(f"FAILED: no success in {result.steps} steps; video: {result.video}")
-    return 0 if result.success else 1
+        print(f"FAILED: no success in {episode.steps} steps; video: {result.video}")
+    return 0 if episode.success else 1
+
+
+def _print_line(line) -> None:
+    print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True)
+
+
+def _learned_narrator(config):
+    from agent.language.narrator import load_narrator
+    from agent.perception.encoder import load_encoder
+    from agent.perception.features import PerceptionFeatures
+    from agent.runs import RunLayout
+
+    run = RunLayout(config.run_dir)
+    return load_narrator(run.narrator), PerceptionFeatures(load_encoder(run.encoder))
+
+
+class _no_display:
+    """A GUI asked for on a machine without a display: one line, exit 2."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        from envs.display import NoDisplayError
+
+        if kind is not None and issubclass(kind, NoDisplayError):
+            raise UserError(str(value)) from None
+        return False
 
 
 def _task(name: str):
@@ -183,24 +215,36 @@ def _evaluate_reward(config, progress: bool) -> tuple[dict, object]:
 
 def _evaluate_commands(config, progress: bool) -> tuple[dict, object]:
     from agent.language.commands import evaluate_command_parser
-    from agent.pipeline import load_or_train_command_parser
+    from agent.stages import load_or_train_command_parser
 
     report = evaluate_command_parser(load_or_train_command_parser(config))
     return {k: v for k, v in report.items() if k != "splits"}, _key_lines(
         "train_exact", "validation_exact", "rejection_rate", "goals_met")
 
 
+def _evaluate_agent(config, progress: bool, episodes: int | None = None) -> tuple[dict, object]:
+    from agent.rl.evaluate import evaluate_agent, format_agent_metrics
+
+    return evaluate_agent(config, config.run_dir, progress=progress, episodes=episodes), format_agent_metrics
+
+
 # What `saccade eval WHAT` runs on a trained run folder: (config, progress) -> (metrics, formatter).
 EVALUATORS = {"encoder": _evaluate_encoder, "capsules": _evaluate_capsules, "narrator": _evaluate_narrator,
-              "reward": _evaluate_reward, "commands": _evaluate_commands}
+              "reward": _evaluate_reward, "commands": _evaluate_commands,
+              "agent": _evaluate_agent}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "expert":
         return _eval_expert(args)
     config = _config(args)
+    extra = {}
+    if args.what == "agent" and args.episodes is not None:
+        if args.episodes < 1:
+            raise UserError("--episodes must be positive")
+        extra["episodes"] = args.episodes
     with _data_errors():
-        metrics, formatter = EVALUATORS[args.what](config, sys.stderr.isatty())
+        metrics, formatter = EVALUATORS[args.what](config, sys.stderr.isatty(), **extra)
     _emit(metrics, args, formatter)
     return 0
 
@@ -246,7 +290,7 @@ class _data_errors:
 
     def __exit__(self, kind, value, tb):
         from agent.data.format import DataError
-        from agent.language.commands import MissingModelError
+        from agent.language.embedding import MissingModelError
         from agent.weights import WeightsError
 
         if kind is not None and issubclass(kind, (DataError, WeightsError, FileExistsError, MissingModelError)):
@@ -265,22 +309,27 @@ def _emit(metrics: dict, args: argparse.Namespace, formatter) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from agent.pipeline import BUILT, STAGES as ORDER, StageNotBuilt, run_stage
+    from agent.stages import STAGES as REGISTRY, StageError, built_stages, is_done, run_stage
 
     config = _config(args)
-    stages = ORDER if args.stage == "all" else (args.stage,)
+    everything = args.stage == "all"
+    if not everything and REGISTRY[args.stage].train is None:
+        _not_built(f"the training stage {args.stage!r}", "a later issue builds it")
+    stages = built_stages() if everything else [args.stage]
     for stage in stages:
-        if stage not in BUILT:
-            _not_built(f"the training stage {stage!r}", "a later issue builds it")
-        print(f"== {stage} -> {config.run_dir}/{stage}", flush=True)
+        folder = Path(config.run_dir) / stage
+        if everything and is_done(config, stage) and (folder / "metrics.json").exists():
+            print(f"== {stage}: already trained in {folder}", flush=True)
+            continue
+        print(f"== {stage} -> {folder}", flush=True)
         try:
             with _data_errors():
-                metrics = run_stage(config, stage, resume=args.resume, progress=sys.stderr.isatty())
-        except StageNotBuilt:
-            _not_built(f"the training stage {stage!r}", "a later issue builds it")
+                # `train all` always continues what an interrupted run left: running it again is the resume
+                metrics = run_stage(config, stage, resume=args.resume or everything, progress=sys.stderr.isatty())
+        except StageError as e:
+            raise UserError(str(e)) from None
         except KeyboardInterrupt:
-            how = {"collect": "run the same command again: finished chunks are kept",
-                   "language": "run the same command again"}.get(stage, "a checkpoint was saved: run again with --resume")
+            how = "run the same command again" if everything else REGISTRY[stage].on_interrupt
             print(f"saccade: {stage} interrupted; {how}", file=sys.stderr)
             return 130
         print(json.dumps(metrics, indent=2), flush=True)
@@ -294,7 +343,7 @@ def cmd_command(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from agent.pipeline import load_or_train_command_parser
+    from agent.stages import load_or_train_command_parser
 
     config = _config(args)
     with _data_errors():

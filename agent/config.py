@@ -107,7 +107,6 @@ class EncoderConfig:
     refresh_every: int = 25  # steps between swapping a chunk of the buffer for a new one
     checkpoint_every: int = 500
     log_every: int = 25
-    device: str = "cpu"  # or cuda
 
     def __post_init__(self) -> None:
         if not self.channels or any(c < 1 for c in self.channels):
@@ -127,16 +126,22 @@ class EncoderConfig:
 
 
 @dataclass
-class ProbeConfig:
-    test_fraction: float = 0.2  # share of episodes held out for scoring the probes
-    max_train_samples: int = 20000
-    max_test_samples: int = 8000
-    supervised_steps: int = 1000  # end-to-end supervised reference
-    ablation_steps: int = 0  # steps of the no-colour-distortion encoder; 0: as many as the main one
+class SplitConfig:
+    # Share of the play data's chunks (whole episodes) held out: no stage trains on them, every
+    # evaluation scores on them. One setting, read by every stage.
+    test_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError("test_fraction must be in (0, 1)")
+
+
+@dataclass
+class ProbeConfig:
+    max_train_samples: int = 20000
+    max_test_samples: int = 8000
+    supervised_steps: int = 1000  # end-to-end supervised reference
+    ablation_steps: int = 0  # steps of the no-colour-distortion encoder; 0: as many as the main one
 
 
 @dataclass
@@ -159,7 +164,6 @@ class CapsuleConfig:
     refresh_every: int = 25
     checkpoint_every: int = 500
     log_every: int = 25
-    device: str = "cpu"
     viewpoint_steps: int = 2000  # parser and CNN training steps of the viewpoint-generalisation test
     eval_samples: int = 4000  # held-out glimpses scored by `saccade eval capsules`
     streams: list[str] = field(default_factory=lambda: ["fovea", "periphery"])  # trained on, in turn
@@ -222,9 +226,53 @@ class RewardConfig:
 
 
 @dataclass
+class RLConfig:
+    """The acting agent (`saccade train rl`): imitation of the scripted expert, then a thin PPO layer."""
+
+    # Imitation: expert episodes per task, with DART-style noise on what is executed (the label
+    # stays the expert's clean action), so that the data covers the states a learner drifts into.
+    demos_per_task: int = 100
+    arm_noise: float = 0.3  # upper end of the per-episode noise on executed arm actions (std)
+    gaze_noise: float = 0.15  # std of the noise on the executed gaze (normalised units)
+    workers: int = 2  # processes collecting demonstrations
+    hidden: list[int] = field(default_factory=lambda: [256, 256])  # the policy's MLP
+    bc_steps: int = 6000  # gradient steps of behaviour cloning
+    bc_batch_size: int = 512
+    bc_lr: float = 1e-3
+    # The thin RL layer: PPO on the imitation policy, perception frozen, rewarded by the learned
+    # reward for the command (scaled) plus the task's success.
+    ppo_steps: int = 8192  # environment steps; 0 skips the RL layer
+    ppo_envs: int = 2  # vectorised environments, one process each
+    ppo_n_steps: int = 512  # rollout length per environment between updates
+    ppo_lr: float = 3e-5
+    ppo_log_std: float = -1.6  # initial exploration noise (std about 0.2 in action units)
+    reward: str = "both"  # learned | success | both
+    learned_reward_scale: float = 0.1
+    max_steps: int = 120  # time limit of one command, control steps
+    # Evaluation (`saccade eval agent`): held-out seeds, validation phrasings.
+    eval_episodes: int = 50  # per task
+    eval_chains: int = 100
+    checkpoint_every: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.reward not in ("learned", "success", "both"):
+            raise ValueError("reward must be learned, success or both")
+        for name in ("demos_per_task", "workers", "bc_steps", "bc_batch_size", "ppo_envs", "ppo_n_steps",
+                     "max_steps", "eval_episodes", "eval_chains", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.ppo_steps < 0 or self.arm_noise < 0 or self.gaze_noise < 0:
+            raise ValueError("ppo_steps, arm_noise and gaze_noise must not be negative")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError("hidden must be a non-empty list of positive widths")
+
+
+@dataclass
 class RunConfig:
     seed: int = 0  # seeds everything: layouts, sampling, training
     run_dir: str = "runs/default"  # where stages write their outputs
+    device: str = "cpu"  # torch device of every learning stage (cpu or cuda); the desk always runs on the CPU
+    split: SplitConfig = field(default_factory=SplitConfig)
     env: DeskConfig = field(default_factory=DeskConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
@@ -235,6 +283,7 @@ class RunConfig:
     capsules: CapsuleConfig = field(default_factory=CapsuleConfig)
     narrator: NarratorConfig = field(default_factory=NarratorConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
 
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:

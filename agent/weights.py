@@ -53,3 +53,19 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     except RuntimeError as e:
         raise WeightsError(f"{path}: weights do not fit the model its config describes ({e})") from None
     return model.eval()
+
+
+def save_model_files(folder: str | Path, name: str, module: torch.nn.Module, config: dict) -> Path:
+    """Write NAME.safetensors and NAME.json atomically (temporary file, then rename): an interrupted
+    save leaves the previous model or none, never half of one. Shared (tied) tensors are fine."""
+    from safetensors.torch import save_model
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{name}.safetensors.tmp"
+    save_model(module, str(tmp))
+    tmp.replace(folder / f"{name}.safetensors")
+    tmp = folder / f"{name}.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2))
+    tmp.replace(folder / f"{name}.json")
+    return folder

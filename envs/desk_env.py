@@ -13,9 +13,8 @@ from envs.robot import FINGER_JOINTS, PROPRIO_SIZE, Panda
 from envs.scene import Scene, SceneState, sample_layout
 from envs.sim import Sim
 from envs.config import DeskConfig
+from envs.state_fields import STATE_SIZE
 from envs.tasks import ALL_TASKS, Task, is_success, offered_tasks, one_hot
-
-STATE_SIZE = 3 + 3 * 7 + PROPRIO_SIZE
 
 
 class DeskEnv(gym.Env):
@@ -30,6 +29,10 @@ class DeskEnv(gym.Env):
         self.config = config
         self.render_mode = render_mode
         self.fixed_task = Task.parse(config.task) if config.task else None
+        if render_mode == "human":
+            from envs.display import check_display
+
+            check_display()  # before PyBullet, which would end the process without a display
         self.sim = Sim(gui=render_mode == "human", substeps=config.substeps)
         self.robot = Panda(self.sim, max_step=config.max_step)
         self.scene = Scene(self.sim)
@@ -160,12 +163,25 @@ class DeskEnv(gym.Env):
     def _info(self, *, success: bool) -> dict[str, Any]:
         return {"task": self.task.name if self.task else None, "is_success": success}
 
+    def begin_task(self, task: Task | str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start a new task in the scene as it is now, without a reset (chains of commands, as in
+        CALVIN): success is judged against the state at this moment. A task the scene cannot
+        carry out now raises ValueError saying why, and nothing changes."""
+        from envs.tasks import why_not_offered
+
+        task = Task.parse(task) if isinstance(task, str) else task
+        now = self.state()
+        reason = why_not_offered(task, now)
+        if reason is not None:
+            raise ValueError(reason)
+        self.task, self.start_state, self.steps = task, now, 0
+        return self._obs(), self._info(success=False)
+
     # --- save and restore (e.g. for search or tests) -------------------------
     def save_state(self) -> dict[str, Any]:
         return {
             "bullet": self.sim.save_state(),
-            "lamp_on": self.scene.lamp_on,
-            "was_pressed": self.scene._was_pressed,
+            "switch": self.scene.save_switch(),
             "gaze": self.gaze,
             "steps": self.steps,
             "task": self.task,
@@ -174,8 +190,7 @@ class DeskEnv(gym.Env):
 
     def restore_state(self, saved: dict[str, Any]) -> None:
         self.sim.restore_state(saved["bullet"])
-        self.scene.set_lamp(saved["lamp_on"])
-        self.scene._was_pressed = saved["was_pressed"]
+        self.scene.restore_switch(saved["switch"])
         self.gaze, self.steps = saved["gaze"], saved["steps"]
         self.task, self.start_state = saved["task"], saved["start_state"]
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from envs import assets as A
 from envs.scene import COLOURS, SceneState, drawer_world_x
-from envs.tasks import Task
+from envs.tasks import ALL_TASKS, Task
 
 DRAWER_SPEED = 5e-4  # metres per step; slower drawer motion is not an event
 PUSH_SPEED = 1.5e-3  # metres per step of a block sliding on the table
@@ -38,6 +38,11 @@ def event_text(task: Task) -> str:
         "put_block_in_drawer": f"putting the {c} block in the drawer",
         "take_block_out": f"taking the {c} block out of the drawer",
     }[task.id]
+
+
+# The narration vocabulary of play data: label i <-> narration text (-1: no event).
+NARRATIONS = tuple(event_text(t) for t in ALL_TASKS)
+NARRATION_INDEX = {text: i for i, text in enumerate(NARRATIONS)}
 
 
 def _over_drawer(position, drawer: float) -> bool:

@@ -156,6 +156,16 @@ class Scene:
             self.set_lamp(not self.lamp_on)
         self._was_pressed = pressed
 
+    # The lamp switch's memory lives in Python, not in PyBullet: a bullet snapshot holds the
+    # button joint but not the lamp, nor whether the button was already down (without that,
+    # a restore mid-press would toggle the lamp a second time).
+    def save_switch(self) -> dict[str, bool]:
+        return {"lamp_on": self.lamp_on, "was_pressed": self._was_pressed}
+
+    def restore_switch(self, saved: dict[str, bool]) -> None:
+        self.set_lamp(saved["lamp_on"])
+        self._was_pressed = bool(saved["was_pressed"])
+
     # --- reading the state -------------------------------------------------
     def drawer_opening(self) -> float:
         return float(self.sim.p.getJointState(self.cabinet, self.drawer_joint)[0])

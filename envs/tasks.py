@@ -133,6 +133,32 @@ def is_success(task: Task, start: SceneState, now: SceneState) -> bool:
     raise AssertionError(task)
 
 
+def why_not_offered(task: Task, state: SceneState) -> str | None:
+    """In plain words, why the scene as it is now cannot carry out the task (None: it can)."""
+    if is_offered(task, state):
+        return None
+    if task.id == "open_drawer":
+        return "the drawer is already open"
+    if task.id == "close_drawer":
+        return "the drawer is already closed"
+    b = state.blocks[task.block]
+    name = f"the {task.block} block"
+    if task.id == "take_block_out":
+        if not b.in_drawer:
+            return f"{name} is not in the drawer"
+        return "the drawer is not open far enough to reach inside; open the drawer first"
+    if b.in_drawer:
+        return f"{name} is in the drawer; take it out first"
+    if not b.on_table:
+        return f"{name} is not standing on the table"
+    if task.id == "put_block_in_drawer":
+        if state.drawer < DRAWER_REACHABLE:
+            return "the drawer is not open far enough to put a block in; open the drawer first"
+        return "the drawer has no free place for another block"
+    side = "left" if task.id == "push_block_left" else "right"
+    return f"{name} cannot be pushed to the {side}: its path is blocked or runs off the table"
+
+
 def offered_tasks(start: SceneState) -> list[Task]:
     return [t for t in ALL_TASKS if is_offered(t, start)]
 

@@ -26,13 +26,11 @@ from agent.data.format import Chunk, DataError, chunk_path, write_chunk
 from envs.desk_env import DeskEnv
 from envs.expert import ScriptedExpert
 from envs.eye import Gaze
-from envs.narration import NarrationLabeller, event_text
+from envs.narration import NARRATION_INDEX, NARRATIONS, NarrationLabeller
 from envs.tasks import ALL_TASKS, TASK_INDEX
 
 log = logging.getLogger(__name__)
 
-NARRATIONS = tuple(event_text(t) for t in ALL_TASKS)  # label i <-> narration text; -1: no event
-NARRATION_INDEX = {text: i for i, text in enumerate(NARRATIONS)}
 EPISODE_KINDS = ("expert", "noisy_expert", "random")
 
 

@@ -1,16 +1,27 @@
-"""The command sets that train, tune and measure the command parser's refusals.
+"""The commands that train and tune the command parser, and the older report set.
 
-Each set was written separately, and each has one job:
+labelled_phrasings(split) gives the desk's own phrasings of its tasks (envs/instructions.py) with
+their task and block. The command sets below were each written separately, and each has one job:
 
 * NEGATIVE_TRAIN: trains the classifier's "not a desk task" class (third round, see docs/commands.md).
 * UNSUPPORTED_TUNING + AMBIGUOUS_TUNING: choose the two thresholds.
 * UNSUPPORTED_REPORT + AMBIGUOUS_REPORT: only measure the rejection rate. Their mistakes were read
   while the third round was designed, so their figure is no longer a clean held-out one.
-* FRESH_REPORT (agent/language/report_commands.py): written blind for the third round, by someone who
-  had not seen any of the parser's sets; only measures the rejection rate.
+
+The sets written blind, which only measure the rejection rate, are in
+agent/language/blind_command_sets.py.
 """
 
 from __future__ import annotations
+
+from envs.instructions import phrasings
+from envs.tasks import ALL_TASKS
+
+
+def labelled_phrasings(split: str) -> list[tuple[str, str, str | None]]:
+    """(phrasing, task id, block colour or None) for every phrasing of every task in a split
+    ("train" or "validation")."""
+    return [(p, t.id, t.block) for t in ALL_TASKS for p in phrasings(t, split)]
 
 
 # Commands that are not one desk task, as training examples of the classifier's reject class. Written

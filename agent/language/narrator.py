@@ -12,7 +12,6 @@ every step.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,16 +20,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded: the model is built 
 
 import numpy as np
 import torch
-from safetensors.torch import save_model
 from torch import nn
 
-from agent.perception.encoder import GlimpseEncoder
-from agent.weights import WeightsError, load_weights, read_model_config
+from agent.perception.features import FEATURES, check_features
+from agent.weights import WeightsError, load_weights, read_model_config, save_model_files
 
 NONE = "<none>"
 SPECIALS = ["[PAD]", "[BOS]", "[EOS]", NONE]
-# What one step's features are made of, in order; saved with the weights and checked on loading.
-FEATURES = "fovea,periphery,proprio,gaze"
 
 
 @dataclass
@@ -125,38 +121,26 @@ def clip_indices(steps: np.ndarray, window: int) -> np.ndarray:
     return np.arange(len(steps))[:, None] - back
 
 
-@torch.no_grad()
-def step_features(encoder: GlimpseEncoder, fovea: np.ndarray, periphery: np.ndarray, proprio: np.ndarray,
-                  gaze: np.ndarray, batch: int = 512) -> np.ndarray:
-    """(N, 2 * encoder dim + proprio + gaze) per-step features (FEATURES). The gaze says where the
-    fovea looked: the same glimpse means something else at another place on the desk."""
-    encoder.eval()
-    out = []
-    for i in range(0, len(fovea), batch):
-        f = encoder(torch.from_numpy(fovea[i:i + batch]))
-        p = encoder(torch.from_numpy(periphery[i:i + batch]))
-        rest = np.concatenate([proprio[i:i + batch], gaze[i:i + batch]], 1).astype(np.float32)
-        out.append(torch.cat([f, p, torch.from_numpy(rest)], 1).numpy())
-    return np.concatenate(out).astype(np.float32)
-
-
 class NarrationStream:
-    """Run-time narration: feed one step's features at a time; returns a line when a new event starts.
+    """Run-time narration: feed one step's perception features (agent.perception.features) at a
+    time; returns a line when a new event starts.
 
     Like the labeller, it changes what it says only when the narrator has said the new text on
     `confirm_steps` steps in a row, so that a one-step flicker ("putting the green block ...") is
     not spoken. This costs confirm_steps - 1 steps of delay on top of the narrator's own.
     """
 
-    def __init__(self, narrator: Narrator, encoder: GlimpseEncoder, confirm_steps: int = 2):
-        self.narrator, self.encoder = narrator, encoder
+    def __init__(self, narrator: Narrator, confirm_steps: int = 2):
+        self.narrator = narrator
         self.confirm_steps = confirm_steps
         self.history: list[np.ndarray] = []
         self.current = ""  # what the stream is saying ("" while nothing happens)
         self.candidate, self.candidate_steps = "", 0
 
-    def step(self, fovea: np.ndarray, periphery: np.ndarray, proprio: np.ndarray, gaze: np.ndarray) -> str | None:
-        feats = step_features(self.encoder, fovea[None], periphery[None], proprio[None], gaze[None])[0]
+    def reset(self) -> None:
+        self.history, self.current, self.candidate, self.candidate_steps = [], "", "", 0
+
+    def step(self, feats: np.ndarray) -> str | None:
         self.history = (self.history or [feats] * self.narrator.spec.window)[1:] + [feats]
         return self.hear(self.narrator.generate(torch.from_numpy(np.stack(self.history))[None])[0])
 
@@ -173,23 +157,15 @@ class NarrationStream:
         return text or None
 
 
-def check_features(config: dict, path: Path) -> None:
-    """A model trained on other per-step features (before the gaze joined them) would read wrong numbers."""
-    if config.get("features") != FEATURES:
-        raise WeightsError(f"{path}: made for other per-step features "
-                           f"({config.get('features', 'fovea,periphery,proprio')!r}, this code uses {FEATURES!r}); "
-                           "retrain it: saccade train language")
-
-
 def save_narrator(narrator: Narrator, folder: str | Path, extra: dict | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # save_model handles GPT-2's tied input and output embeddings (one shared tensor)
-    save_model(narrator, str(folder / "narrator.safetensors"))
-    narrator.tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "narrator.json").write_text(json.dumps({"kind": "saccade.Narrator", "spec": asdict(narrator.spec),
-                                                     "features": FEATURES, **(extra or {})}, indent=2))
-    return folder
+    tmp = folder / "tokenizer.json.tmp"
+    narrator.tokenizer.save(str(tmp))
+    tmp.replace(folder / "tokenizer.json")
+    # the weights and the JSON last: a folder with narrator.json holds a whole model
+    return save_model_files(folder, "narrator", narrator, {"kind": "saccade.Narrator", "spec": asdict(narrator.spec),
+                                                            "features": FEATURES, **(extra or {})})
 
 
 def load_narrator(folder: str | Path) -> Narrator:

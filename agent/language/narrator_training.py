@@ -9,13 +9,15 @@ import numpy as np
 import torch
 
 from agent.config import RunConfig
-from agent.data.collect import NARRATIONS
 from agent.data.format import PlayData
 from agent.language.narrator import (NONE, Narrator, NarratorSpec, build_tokenizer, clip_indices, load_narrator,
-                                     save_narrator, step_features)
+                                     save_narrator)
 from agent.perception.encoder import load_encoder
+from agent.perception.features import step_features
 from agent.perception.stream import split_chunks
 from agent.training import TrainingRun
+from envs.narration import NARRATIONS
+from agent.runs import RunLayout
 
 MAX_DELAY = 5  # control steps: the goal for the median delay of a narration
 
@@ -42,9 +44,9 @@ def train_narrator(config: RunConfig, run_dir: Path, out_dir: Path, *, resume: b
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    data = PlayData(run_dir / "collect")
-    encoder = load_encoder(run_dir / "encoder")
-    train_ids, _ = split_chunks(len(data), config.probes.test_fraction)
+    data = PlayData(RunLayout(run_dir).collect)
+    encoder = load_encoder(RunLayout(run_dir).encoder)
+    train_ids, _ = split_chunks(len(data), config.split.test_fraction)
     stream = load_stream(data, train_ids, encoder)
     feats = torch.from_numpy(stream["features"])
     clips = clip_indices(stream["step"], cfg.window)
@@ -91,10 +93,10 @@ def segments(labels: np.ndarray, episodes: np.ndarray) -> list[tuple[int, int, i
 
 def evaluate_narrator(config: RunConfig, run_dir: Path) -> dict:
     start = time.perf_counter()
-    data = PlayData(run_dir / "collect")
-    encoder = load_encoder(run_dir / "encoder")
-    narrator = load_narrator(run_dir / "language" / "narrator")
-    _, test_ids = split_chunks(len(data), config.probes.test_fraction)
+    data = PlayData(RunLayout(run_dir).collect)
+    encoder = load_encoder(RunLayout(run_dir).encoder)
+    narrator = load_narrator(RunLayout(run_dir).narrator)
+    _, test_ids = split_chunks(len(data), config.split.test_fraction)
     stream = load_stream(data, test_ids, encoder)
     feats = torch.from_numpy(stream["features"])
     clips = clip_indices(stream["step"], narrator.spec.window)

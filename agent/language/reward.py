@@ -13,18 +13,17 @@ task (open vs close, left vs right, put in vs take out) and the wrong colour.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.language.narrator import FEATURES, check_features
-from agent.weights import load_weights, read_model_config
+from agent.language.embedding import TEXT_DIM, embed_texts
+from agent.perception.features import FEATURES, check_features
+from agent.weights import load_weights, read_model_config, save_model_files
 from envs.instructions import phrasings
 from envs.scene import COLOURS
 from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
@@ -32,7 +31,6 @@ from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
 OPPOSITE = {"open_drawer": "close_drawer", "close_drawer": "open_drawer", "push_block_left": "push_block_right",
             "push_block_right": "push_block_left", "put_block_in_drawer": "take_block_out",
             "take_block_out": "put_block_in_drawer", "lift_block": "push_block_left", "press_button": "open_drawer"}
-TEXT_DIM = 384  # all-MiniLM-L6-v2
 
 
 @dataclass
@@ -40,12 +38,6 @@ class RewardSpec:
     input_dim: int  # per-step perception features
     embed_dim: int = 64
     temperature: float = 0.1
-
-
-def embed_texts(texts: list[str]) -> torch.Tensor:
-    from agent.language.commands import _MiniLMBackend
-
-    return torch.stack([_MiniLMBackend.embed(t) for t in texts])
 
 
 class RewardModel(nn.Module):
@@ -133,12 +125,8 @@ def _pick(options: list[str], rng: np.random.Generator) -> str:
 
 
 def save_reward(model: RewardModel, folder: str | Path, extra: dict | None = None) -> Path:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / "reward.safetensors"))
-    (folder / "reward.json").write_text(json.dumps({"kind": "saccade.RewardModel", "spec": asdict(model.spec),
-                                                   "features": FEATURES, **(extra or {})}, indent=2))
-    return folder
+    return save_model_files(folder, "reward", model.cpu(), {"kind": "saccade.RewardModel", "spec": asdict(model.spec),
+                                                           "features": FEATURES, **(extra or {})})
 
 
 def load_reward(folder: str | Path) -> RewardModel:

@@ -17,6 +17,7 @@ from agent.perception.encoder import load_encoder
 from agent.perception.stream import split_chunks
 from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
+from agent.runs import RunLayout
 
 
 def episodes_of(data: PlayData, chunk_ids: list[int], encoder) -> tuple[dict, list[dict]]:
@@ -33,14 +34,14 @@ def train_reward_model(config: RunConfig, run_dir: Path, out_dir: Path, *, resum
                        progress: bool = False) -> dict:
     cfg = config.reward
     start = time.perf_counter()
-    data = PlayData(run_dir / "collect")
-    encoder = load_encoder(run_dir / "encoder")
-    train_ids, _ = split_chunks(len(data), config.probes.test_fraction)
+    data = PlayData(RunLayout(run_dir).collect)
+    encoder = load_encoder(RunLayout(run_dir).encoder)
+    train_ids, _ = split_chunks(len(data), config.split.test_fraction)
     stream, metas = episodes_of(data, train_ids, encoder)
     first_rows, last_rows = episode_ends(stream)
     ok = [i for i, m in enumerate(metas) if m["success"] and m["task"]]
     if not ok:
-        raise DataError(f"{run_dir / 'collect'}: no successful expert episodes to learn the reward from; "
+        raise DataError(f"{RunLayout(run_dir).collect}: no successful expert episodes to learn the reward from; "
                         "collect more episodes")
     feats = torch.from_numpy(stream["features"])
     first, end = feats[first_rows[ok]], feats[last_rows[ok]]
@@ -63,10 +64,10 @@ def evaluate_reward(config: RunConfig, run_dir: Path) -> dict:
     from sklearn.metrics import roc_auc_score
 
     start = time.perf_counter()
-    data = PlayData(run_dir / "collect")
-    encoder = load_encoder(run_dir / "encoder")
-    model = load_reward(run_dir / "language" / "reward")
-    _, test_ids = split_chunks(len(data), config.probes.test_fraction)
+    data = PlayData(RunLayout(run_dir).collect)
+    encoder = load_encoder(RunLayout(run_dir).encoder)
+    model = load_reward(RunLayout(run_dir).reward)
+    _, test_ids = split_chunks(len(data), config.split.test_fraction)
     stream, metas = episodes_of(data, test_ids, encoder)
     first_rows, last_rows = episode_ends(stream)
     feats = torch.from_numpy(stream["features"])
@@ -82,7 +83,7 @@ def evaluate_reward(config: RunConfig, run_dir: Path) -> dict:
             continue
         per_task[task.name] = round(float(roc_auc_score(labels, scores)), 3)
     measured = [v for v in per_task.values() if v is not None]
-    out_dir = run_dir / "eval_reward"
+    out_dir = RunLayout(run_dir).eval("reward")
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = plot_reward(model, feats, stream, metas, commands, out_dir / "reward_along_episodes.png")
     return {

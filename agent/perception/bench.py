@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import torch
 
@@ -12,6 +11,7 @@ from agent.config import RunConfig
 from agent.perception.augment import augment
 from agent.perception.contrastive import nt_xent
 from agent.perception.encoder import EncoderSpec, GlimpseEncoder, ProjectionHead
+from agent.runs import RunLayout
 
 
 def _rate(fn, items: int, min_time: float = 1.0) -> float:
@@ -25,7 +25,7 @@ def _rate(fn, items: int, min_time: float = 1.0) -> float:
 
 def bench_encoder(config: RunConfig, device: str | None = None) -> dict:
     cfg = config.encoder
-    device = device or cfg.device
+    device = device or config.device
     spec = EncoderSpec(list(cfg.channels), cfg.feature_dim)
     size = config.env.fovea_size
     torch.manual_seed(0)
@@ -60,7 +60,7 @@ def bench_encoder(config: RunConfig, device: str | None = None) -> dict:
     out["training_views_per_s"] = round(rate, 1)
     out["training_steps_per_s"] = round(rate / (2 * cfg.batch_size), 3)
     out["estimated_pretraining_minutes"] = round(cfg.steps / out["training_steps_per_s"] / 60, 1)
-    metrics = Path(config.run_dir) / "encoder" / "metrics.json"
+    metrics = RunLayout(config.run_dir).encoder / "metrics.json"
     if metrics.exists():
         m = json.loads(metrics.read_text())
         out["measured_pretraining"] = {k: m.get(k) for k in ("steps", "wall_time_s", "mean_samples_per_s")}

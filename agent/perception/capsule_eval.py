@@ -27,7 +27,9 @@ from agent.weights import WeightsError
 from agent.perception.stream import split_chunks
 from envs import assets as A
 from envs.eye import Gaze, fovea_camera, periphery_camera
-from envs.scene import drawer_world_x
+from envs.scene import COLOURS, drawer_world_x
+from envs.state_fields import block_position, field
+from agent.runs import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +47,17 @@ UNSEEN_VIEWS = (0.3, 1.0)
 
 
 def object_positions(state: np.ndarray) -> np.ndarray:
-    """(N, 8, 3) world positions of the objects from the privileged state vectors (N, 38)."""
+    """(N, 8, 3) world positions of the objects from the privileged state vectors (N, STATE_SIZE)."""
     n = len(state)
     out = np.zeros((n, len(OBJECTS), 3))
-    front = drawer_world_x(state[:, 0])
+    front = drawer_world_x(field(state, "drawer"))
     out[:, 0] = np.stack([front + A.DRAWER_LENGTH / 2, np.full(n, A.CABINET_Y), np.full(n, 0.05)], 1)
     out[:, 1] = np.stack([front + A.HANDLE_X, np.full(n, A.CABINET_Y), np.full(n, A.HANDLE_Z)], 1)
     out[:, 2] = [*A.BUTTON_XY, A.BUTTON_CAP_TOP]
     out[:, 3] = [*A.LAMP_XY, A.LAMP_HEIGHT]
-    for i in range(3):
-        out[:, 4 + i] = state[:, 3 + 7 * i: 6 + 7 * i]
-    out[:, 7] = state[:, 24:27]
+    for colour in COLOURS:
+        out[:, OBJECTS.index(colour)] = block_position(state, colour)
+    out[:, OBJECTS.index("gripper")] = field(state, "ee_position")
     return out
 
 
@@ -221,7 +223,7 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
     except WeightsError:
         restricted = replace(config, capsules=replace(cfg, steps=cfg.viewpoint_steps))
         resume = (folder / "checkpoints" / "latest").exists()
-        train_capsules(restricted, run_dir / "collect", folder, resume=resume, progress=progress,
+        train_capsules(restricted, RunLayout(run_dir).collect, folder, resume=resume, progress=progress,
                        chunk_filter=lambda gaze: _in_views(gaze, TRAIN_VIEWS))
         parser = load_parser(folder)
     y_train, y_test = nearest_object(train["world"], train["gaze"]), nearest_object(test["world"], test["gaze"])
@@ -288,9 +290,9 @@ def throughput(model: CapsuleParser, size: int) -> dict:
 def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool = False) -> dict:
     run_dir = Path(run_dir)
     start = time.perf_counter()
-    model = load_parser(run_dir / "capsules")
-    data = PlayData(run_dir / "collect")
-    train_ids, test_ids = split_chunks(len(data), config.probes.test_fraction)
+    model = load_parser(RunLayout(run_dir).capsules)
+    data = PlayData(RunLayout(run_dir).collect)
+    train_ids, test_ids = split_chunks(len(data), config.split.test_fraction)
     n = config.capsules.eval_samples
     train = load_glimpses(data, train_ids, n, config.seed)
     test = load_glimpses(data, test_ids, n, config.seed + 1)
@@ -307,7 +309,7 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
     metrics["throughput"] = throughput(model, size)
     metrics["test_views"] = len(test["episode"])
     metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
-    out_dir = run_dir / "eval_capsules"
+    out_dir = RunLayout(run_dir).eval("capsules")
     out_dir.mkdir(parents=True, exist_ok=True)
     from agent.perception.capsule_pictures import save_reconstruction_grid
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from agent.config import RunConfig, save_config
+from agent.config import RunConfig
 from agent.data.format import PlayData
 from agent.perception.capsule_pictures import save_reconstruction_grid
 from agent.perception.capsules import CapsuleParser, save_parser
@@ -25,18 +24,17 @@ def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: 
     cfg = config.capsules
     out_dir = Path(out_dir)
     data = PlayData(data_dir)
-    train_ids, _ = split_chunks(len(data), config.probes.test_fraction)
+    train_ids, _ = split_chunks(len(data), config.split.test_fraction)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    device = torch.device(cfg.device)
+    device = torch.device(config.device)
     model = CapsuleParser(cfg.spec()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     buffer = GlimpseBuffer(data, train_ids, cfg.buffer_chunks, rng, keep=chunk_filter)
     run = TrainingRun(out_dir, name="capsules", total_steps=cfg.steps, modules={"capsules": model}, optimizer=opt,
                       torch_gen=gen, rng=rng, buffer=buffer, resume=resume, progress=progress,
                       log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
-    save_config(config, out_dir / "config.yaml")
     model.train()
     skipped = 0
     with run:
@@ -68,5 +66,4 @@ def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: 
     metrics = {"steps": cfg.steps, "wall_time_s": wall, "skipped_batches": skipped,
                "final": {k: v for k, v in history[-1].items() if k != "step"} if history else {},
                "reconstructions": str(picture), "history": history}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -8,7 +8,6 @@ projection head serves only the loss; downstream stages use the features before 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from agent.config import EncoderConfig, RunConfig, save_config
+from agent.config import EncoderConfig, RunConfig
 from agent.data.format import PlayData
 from agent.perception.augment import augment
 from agent.perception.encoder import EncoderSpec, GlimpseEncoder, ProjectionHead, save_encoder
@@ -51,13 +50,14 @@ def _lr_factor(step: int, total: int, warmup: int = 100) -> float:
 
 
 def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: bool = False,
-                      progress: bool = False, test_fraction: float = 0.2) -> dict:
-    """Train the encoder on the training chunks of data_dir; write weights and metrics to out_dir."""
+                      progress: bool = False) -> dict:
+    """Train the encoder on the training chunks of data_dir (config.split holds the rest out); write
+    weights and metrics to out_dir."""
     cfg: EncoderConfig = config.encoder
     out_dir = Path(out_dir)
-    device = torch.device(cfg.device)
+    device = torch.device(config.device)
     data = PlayData(data_dir)
-    train_ids, _ = split_chunks(len(data), test_fraction)
+    train_ids, _ = split_chunks(len(data), config.split.test_fraction)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -69,7 +69,6 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
     run = TrainingRun(out_dir, name="encoder", total_steps=cfg.steps, modules={"encoder": encoder, "head": head},
                       optimizer=opt, torch_gen=gen, rng=rng, buffer=buffer, resume=resume, progress=progress,
                       log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every)
-    save_config(config, out_dir / "config.yaml")
     encoder.train()
     head.train()
     with run:
@@ -109,5 +108,4 @@ def train_contrastive(config: RunConfig, data_dir: Path, out_dir: Path, *, resum
         "wall_time_s": wall,  # of this invocation (a resumed run: the rest)
         "history": history,
     }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -28,6 +28,7 @@ from agent.weights import WeightsError
 from agent.perception.probes import PROBES, load_split, majority_scores, probe_features, run_probes
 from agent.perception.stream import split_chunks
 from agent.perception.supervised import train_supervised
+from agent.runs import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +50,18 @@ def _ablation_encoder(config: RunConfig, run_dir: Path, name: str, progress: boo
     steps = config.probes.ablation_steps or config.encoder.steps
     ablation = replace(config, encoder=replace(config.encoder, steps=steps, **ABLATIONS[name]))
     resume = (folder / "checkpoints" / "latest").exists()
-    train_contrastive(ablation, run_dir / "collect", folder, resume=resume, progress=progress,
-                      test_fraction=config.probes.test_fraction)
+    train_contrastive(ablation, RunLayout(run_dir).collect, folder, resume=resume, progress=progress)
     return load_encoder(folder)
 
 
 def evaluate_encoder(config: RunConfig, run_dir: str | Path, *, progress: bool = False) -> dict:
     run_dir = Path(run_dir)
     start = time.perf_counter()
-    contrastive = load_encoder(run_dir / "encoder")
+    contrastive = load_encoder(RunLayout(run_dir).encoder)
     spec = contrastive.spec
-    data = PlayData(run_dir / "collect")
+    data = PlayData(RunLayout(run_dir).collect)
     pc = config.probes
-    train_ids, test_ids = split_chunks(len(data), pc.test_fraction)
+    train_ids, test_ids = split_chunks(len(data), config.split.test_fraction)
     train = load_split(data, train_ids, pc.max_train_samples, config.seed)
     test = load_split(data, test_ids, pc.max_test_samples, config.seed + 1)
     torch.manual_seed(config.seed + 12345)
@@ -89,7 +89,7 @@ def evaluate_encoder(config: RunConfig, run_dir: str | Path, *, progress: bool =
     }
     colour_gain = {p: round(scores["contrastive"][p] - scores["contrastive_no_colour"][p], 1) for p in PROBES}
     hue_grey_gain = {p: round(scores["contrastive_simclr_colour"][p] - scores["contrastive"][p], 1) for p in PROBES}
-    out_dir = run_dir / "eval_encoder"
+    out_dir = RunLayout(run_dir).eval("encoder")
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = plot_features(feats_test_contrastive, test, out_dir / "encoder_pca.png")
     metrics = {

@@ -15,6 +15,8 @@ from agent.data.format import PlayData
 from agent.perception.encoder import GlimpseEncoder
 from envs import assets as A
 from envs.eye import Gaze
+from envs.scene import COLOURS
+from envs.state_fields import block_position, field
 
 CLASSIFICATION_PROBES = ("drawer_open", "lamp_on", "nearest_block_to_gaze", "holding_block", "narration",
                          "block_position_bins")
@@ -43,9 +45,9 @@ def load_split(data: PlayData, chunk_ids: list[int], max_samples: int, seed: int
 
 def labels(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     state = split["state"]
-    drawer, lamp = state[:, 0], state[:, 2]
-    blocks = np.stack([state[:, 3 + 7 * i: 6 + 7 * i] for i in range(3)], axis=1)  # (N, 3, xyz)
-    ee, finger = state[:, 24:27], state[:, 30]
+    drawer, lamp = field(state, "drawer"), field(state, "lamp")
+    blocks = np.stack([block_position(state, c) for c in COLOURS], axis=1)  # (N, 3, xyz)
+    ee, finger = field(state, "ee_position"), field(state, "finger_width")
     gaze_xy = np.stack([Gaze.from_array(g).point()[:2] for g in split["gaze"]])
     near_ee = np.linalg.norm(blocks - ee[:, None, :], axis=-1).min(axis=1) < 0.025
     bx = np.clip(np.digitize(blocks[..., 0], BIN_X[1:-1]), 0, 2)

@@ -7,6 +7,7 @@ from agent.perception.capsule_eval import (OBJECTS, discovery, label_shift, near
 from agent.perception.capsules import (CapsuleParser, CapsuleSpec, _presence_bias, load_parser, pose_from_params,
                                        save_parser, sparsity_losses)
 from agent.weights import WeightsError
+from envs.state_fields import STATE_FIELDS, STATE_SIZE
 
 SPEC = CapsuleSpec(n_parts=5, n_objects=3, template_size=5, part_feature_dim=4, object_feature_dim=8,
                    channels=[8, 8], set_dim=16, set_heads=2, set_layers=1)
@@ -100,11 +101,11 @@ def test_save_load_identical_outputs(model, tmp_path):
 
 
 def test_ground_truth_projection_and_discovery():
-    state = np.zeros((1, 38), dtype=np.float32)
-    state[0, 3:6] = [0.45, -0.05, 0.02]
-    state[0, 10:13] = [0.5, 0.0, 0.02]
-    state[0, 17:20] = [0.4, -0.1, 0.02]
-    state[0, 24:27] = [0.5, 0.0, 0.2]
+    state = np.zeros((1, STATE_SIZE), dtype=np.float32)
+    state[0, STATE_FIELDS["block_red_position"]] = [0.45, -0.05, 0.02]
+    state[0, STATE_FIELDS["block_green_position"]] = [0.5, 0.0, 0.02]
+    state[0, STATE_FIELDS["block_blue_position"]] = [0.4, -0.1, 0.02]
+    state[0, STATE_FIELDS["ee_position"]] = [0.5, 0.0, 0.2]
     world = object_positions(state)
     gaze = np.array([[0.0, 0.0, -1.0]], dtype=np.float32)
     pos, visible = project_objects(world, gaze, 32)

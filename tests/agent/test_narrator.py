@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from agent.data.collect import NARRATIONS
+from envs.narration import NARRATIONS
 from agent.language.narrator import (NONE, Narrator, NarratorSpec, build_tokenizer, clip_indices, load_narrator,
                                      save_narrator)
 from agent.language.narrator_training import segments
@@ -73,7 +73,7 @@ def test_segments_split_at_label_and_episode_changes():
 def test_stream_speaks_a_new_event_once_it_is_confirmed(narrator):
     from agent.language.narrator import NarrationStream
 
-    stream = NarrationStream(narrator, encoder=None)
+    stream = NarrationStream(narrator)
     heard = [stream.hear(t) for t in ["", "opening the drawer", "opening the drawer", "opening the drawer",
                                        "closing the drawer", "opening the drawer", "", ""]]
     # spoken on its second step; a one-step flicker is not spoken; silence is never spoken

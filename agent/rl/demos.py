@@ -1,0 +1,168 @@
+"""Demonstrations for imitation: the scripted expert's actions on the states a learner visits.
+
+Each episode pairs one task with one of its training phrasings (never a validation one).
+At every step we keep what the policy will read (perception features, the previous executed
+action) and the label: the expert's clean action, arm and gaze (looking at what the task is
+about). What is executed differs from the label:
+- "expert" episodes execute the label plus noise (DART, Laskey et al. 2017): the data then
+  covers the states a learner drifts into, with the correction the expert would make there;
+- "policy" episodes execute a trained policy's own actions (DAgger, Ross et al. 2011), the
+  expert labelling the states the policy reaches.
+Episodes are collected in worker processes and stored in parts (`part_00012.npz`), written
+atomically: an interrupted collection keeps its finished parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from agent.config import RunConfig
+from envs.eye import Gaze
+from envs.instructions import TRAIN, phrasings
+from envs.tasks import ALL_TASKS, TASK_INDEX, Task
+
+log = logging.getLogger(__name__)
+
+DEMO_SEED_BASE = 1_000_000  # demonstration layouts; evaluation draws from EVAL_SEED_BASE (agent.rl.evaluate)
+KEYS = ("features", "prev_action", "label", "task", "phrasing", "episode", "step", "success")
+
+
+def start_action(gaze: np.ndarray) -> np.ndarray:
+    """The "previous action" before the first step: still, gripper open, looking where the eye looks."""
+    return np.concatenate([[0.0, 0.0, 0.0, 1.0], gaze]).astype(np.float32)
+
+
+def expert_action(expert, state: dict, zoom: float = 2.0) -> np.ndarray:
+    gaze = Gaze.looking_at(expert.look_at(state), zoom=zoom)
+    return np.clip(np.concatenate([expert.act(state), gaze.as_array()]), -1, 1).astype(np.float32)
+
+
+def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.Generator, config: RunConfig,
+             policy=None, command=None) -> dict[str, np.ndarray]:
+    from envs.expert import ScriptedExpert
+    from agent.perception.features import step_features
+
+    cfg = config.rl
+    obs, _ = env.reset(seed=seed, options={"task": task})
+    expert = ScriptedExpert(task, max_step=env.config.max_step)
+    arm_noise = rng.uniform(0.0, cfg.arm_noise)
+    prev = start_action(obs["gaze"])
+    rec: dict[str, list] = {k: [] for k in ("fovea", "periphery", "proprio", "gaze", "prev_action", "label")}
+    success_at = None
+    for t in range(cfg.max_steps):
+        label = expert_action(expert, env.privileged())
+        for k in ("fovea", "periphery", "proprio", "gaze"):
+            rec[k].append(obs[k])
+        rec["prev_action"].append(prev)
+        rec["label"].append(label)
+        if policy is None:
+            noise = np.concatenate([rng.normal(0, arm_noise, 4), rng.normal(0, cfg.gaze_noise, 3)])
+            action = np.clip(label + noise, -1, 1).astype(np.float32)
+        else:
+            feats = step_features(encoder, obs["fovea"][None], obs["periphery"][None], obs["proprio"][None],
+                                  obs["gaze"][None])[0]
+            action = policy.act(feats, prev, command)
+        obs, _, _, _, info = env.step(action)
+        prev = action
+        if info["is_success"] and success_at is None:
+            success_at = t
+        if "error" in info or (success_at is not None and t - success_at >= 2):
+            break
+    n = len(rec["label"])
+    feats = step_features(encoder, np.stack(rec["fovea"]), np.stack(rec["periphery"]), np.stack(rec["proprio"]),
+                          np.stack(rec["gaze"]))
+    return {"features": feats, "prev_action": np.stack(rec["prev_action"]), "label": np.stack(rec["label"]),
+            "task": np.full(n, TASK_INDEX[task], np.int16), "phrasing": np.full(n, phrasing, np.int16),
+            "step": np.arange(n, dtype=np.int32), "success": np.full(n, success_at is not None)}
+
+
+def _collect_part(args) -> tuple[Path, int, int]:
+    config, part_path, episodes, policy_folder = args
+    import torch
+
+    torch.set_num_threads(1)  # one process per core
+    from agent.perception.encoder import load_encoder
+    from agent.runs import RunLayout
+    from envs.desk_env import DeskEnv
+
+    encoder = load_encoder(RunLayout(config.run_dir).encoder)
+    policy = None
+    if policy_folder is not None:
+        from agent.language.embedding import embed_text
+        from agent.rl.policy import load_policy
+
+        policy = load_policy(policy_folder)
+    env_config = replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=False,
+                         max_episode_steps=config.rl.max_steps + 10)
+    env = DeskEnv(env_config)
+    parts: list[dict] = []
+    try:
+        for episode in episodes:
+            rng = np.random.default_rng([config.seed, episode])
+            task = ALL_TASKS[episode % len(ALL_TASKS)]
+            phrasing = int(rng.integers(len(TRAIN[task.id])))
+            command = embed_text(phrasings(task)[phrasing]) if policy is not None else None
+            rec = _episode(env, encoder, task, phrasing, DEMO_SEED_BASE + episode, rng, config, policy, command)
+            rec["episode"] = np.full(len(rec["label"]), episode, np.int32)
+            parts.append(rec)
+    finally:
+        env.close()
+    out = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
+    tmp = part_path.with_suffix(".tmp.npz")
+    np.savez(tmp, **out)
+    os.replace(tmp, part_path)
+    return part_path, len(episodes), int(sum(p["success"][0] for p in parts))
+
+
+def collect_demos(config: RunConfig, folder: Path, episodes: range, *, policy_folder: Path | None = None,
+                  progress: bool = False, part_size: int = 18) -> dict:
+    """Collect the given episode numbers into folder (parts already there are kept: resume)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.tmp.npz"):
+        stale.unlink()
+    jobs = []
+    for i in range(0, len(episodes), part_size):
+        chunk = list(episodes[i:i + part_size])
+        path = folder / f"part_{chunk[0]:07d}.npz"
+        if not path.exists():
+            jobs.append((config, path, chunk, policy_folder))
+    done_eps = successes = 0
+    bar = tqdm(total=len(jobs), disable=not progress, desc=folder.name, unit="part")
+    if config.rl.workers > 1 and len(jobs) > 1:
+        with mp.get_context("spawn").Pool(min(config.rl.workers, len(jobs))) as pool:
+            for _, n, s in pool.imap_unordered(_collect_part, jobs):
+                done_eps, successes = done_eps + n, successes + s
+                bar.update()
+    else:
+        for job in jobs:
+            _, n, s = _collect_part(job)
+            done_eps, successes = done_eps + n, successes + s
+            bar.update()
+    bar.close()
+    return {"episodes": len(episodes), "collected_now": done_eps,
+            "success_rate_now": successes / done_eps if done_eps else None}
+
+
+def load_demos(folders: list[Path]) -> dict[str, np.ndarray]:
+    from agent.data.format import DataError
+
+    parts = sorted(p for f in folders for p in f.glob("part_*.npz") if not p.name.endswith(".tmp.npz"))
+    if not parts:
+        raise DataError(f"no demonstrations in {', '.join(map(str, folders))}")
+    arrays: dict[str, list] = {k: [] for k in KEYS}
+    for p in parts:
+        try:
+            with np.load(p) as z:
+                for k in KEYS:
+                    arrays[k].append(z[k])
+        except Exception as e:  # a truncated or foreign file: say which
+            raise DataError(f"{p}: not a readable demonstration part ({type(e).__name__}: {e}); delete it and "
+                            "run again") from None
+    return {k: np.concatenate(v) for k, v in arrays.items()}

@@ -1,0 +1,265 @@
+"""`saccade eval agent`: the acting agent on held-out layouts, told what to do in validation
+phrasings (never trained on).
+
+- success per task for the shipped agent, imitation alone and the scripted expert;
+- chains as in CALVIN: five commands in a row in one scene, each drawn from what the scene
+  offers at that moment, stopping at the first failure;
+- ablations: the gaze fixed on the middle of the desk, random gaze, no periphery;
+- decision latency on one core (perception included);
+- reward hacking: how often the learned reward says the command was done (the command's
+  task scores highest of the 18 for the episode's clip) while the task's predicate says it
+  was not, and the reverse.
+Episodes run in worker processes, one per core.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from agent.config import RunConfig
+from agent.runs import RunLayout
+from envs.instructions import phrasings
+from envs.tasks import ALL_TASKS, Task
+
+log = logging.getLogger(__name__)
+
+EVAL_SEED_BASE = 5_000_000  # held-out layouts: demonstrations use agent.rl.demos.DEMO_SEED_BASE
+CHAIN_SEED_BASE = 6_000_000
+CHAIN_LENGTH = 5
+
+
+def _open(config: RunConfig, policy_folder: str | None, variant: dict):
+    import torch
+
+    torch.set_num_threads(1)
+    from agent.demo import open_desk
+    from agent.perception.encoder import load_encoder
+    from agent.perception.features import PerceptionFeatures
+    from agent.runner import ExpertActor
+
+    env = open_desk(config)
+    if policy_folder is None:
+        return env, ExpertActor(), None, None
+    from agent.language.reward import load_reward
+    from agent.rl.actor import AgentActor
+    from agent.rl.policy import load_policy
+
+    run = RunLayout(config.run_dir)
+    encoder = load_encoder(run.encoder)
+    actor = AgentActor(load_policy(policy_folder), gaze=variant.get("gaze", "policy"),
+                       ablate=tuple(variant.get("ablate", ())), encoder_dim=encoder.spec.feature_dim)
+    reward = load_reward(run.reward) if run.reward.joinpath("reward.json").exists() else None
+    return env, actor, PerceptionFeatures(encoder), reward
+
+
+def _judge(reward, first: np.ndarray, last: np.ndarray, task: Task) -> bool | None:
+    """Whether the learned reward says the command was done: its task scores highest of all 18."""
+    if reward is None:
+        return None
+    import torch
+
+    from agent.language.reward_training import command_vectors
+
+    vectors = _judge.cache.setdefault(id(reward), command_vectors(reward))
+    with torch.no_grad():
+        clip = reward.clip_embedding(torch.from_numpy(first)[None], torch.from_numpy(last)[None])[0]
+    scores = {t: float(clip @ v) for t, v in vectors.items()}
+    return max(scores, key=scores.get) == task
+
+
+_judge.cache = {}
+
+
+def _run(env, actor, perception, reward, task: Task, command: str, obs: dict, max_steps: int) -> tuple[dict, dict]:
+    from agent.runner import run_command
+
+    first = perception(obs) if perception is not None else None
+    episode, obs = run_command(env, actor, task, command, obs=obs, perception=perception, max_steps=max_steps)
+    said = _judge(reward, first, perception(obs), task) if perception is not None else None
+    return {"task": task.name, "success": episode.success, "steps": episode.steps, "reward_says_done": said}, obs
+
+
+def _episodes_job(args) -> list[dict]:
+    config, policy_folder, variant, task_name, seeds = args
+    env, actor, perception, reward = _open(config, policy_folder, variant)
+    task = Task.parse(task_name)
+    commands = phrasings(task, "validation")
+    out = []
+    try:
+        for k, seed in enumerate(seeds):
+            obs, _ = env.reset(seed=seed, options={"task": task})
+            row, _ = _run(env, actor, perception, reward, task, commands[k % len(commands)], obs, config.rl.max_steps)
+            out.append(row)
+    finally:
+        env.close()
+    return out
+
+
+def _chains_job(args) -> list[int]:
+    """Completed commands of each chain (0..5)."""
+    from envs.tasks import offered_tasks
+
+    config, policy_folder, seeds = args
+    env, actor, perception, reward = _open(config, policy_folder, {})
+    done = []
+    try:
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            obs, _ = env.reset(seed=seed)
+            completed = 0
+            for i in range(CHAIN_LENGTH):
+                offered = offered_tasks(env.state())
+                task = offered[int(rng.integers(len(offered)))]
+                obs, _ = env.begin_task(task)
+                commands = phrasings(task, "validation")
+                row, obs = _run(env, actor, perception, None, task, commands[int(rng.integers(len(commands)))], obs,
+                                config.rl.max_steps)
+                if not row["success"]:
+                    break
+                completed += 1
+            done.append(completed)
+    finally:
+        env.close()
+    return done
+
+
+def _map(fn, jobs: list, workers: int, progress: bool, desc: str) -> list:
+    bar = tqdm(total=len(jobs), disable=not progress, desc=desc, unit="job")
+    out = []
+    if workers > 1 and len(jobs) > 1:
+        with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            for r in pool.imap(fn, jobs):
+                out.append(r)
+                bar.update()
+    else:
+        for job in jobs:
+            out.append(fn(job))
+            bar.update()
+    bar.close()
+    return out
+
+
+def success_per_task(config: RunConfig, policy_folder: Path | None, variant: dict, episodes: int, *,
+                     progress: bool = False, desc: str = "eval") -> dict:
+    seeds = [EVAL_SEED_BASE + k for k in range(episodes)]
+    jobs = [(config, str(policy_folder) if policy_folder else None, variant, t.name, seeds) for t in ALL_TASKS]
+    rows = [r for part in _map(_episodes_job, jobs, config.rl.workers, progress, desc) for r in part]
+    per_task = {t.name: float(np.mean([r["success"] for r in rows if r["task"] == t.name])) for t in ALL_TASKS}
+    out = {"success_mean": float(np.mean(list(per_task.values()))), "success_per_task": per_task,
+           "success_min": min(per_task.values()), "episodes": len(rows)}
+    judged = [r for r in rows if r["reward_says_done"] is not None]
+    if judged:
+        out["hacked_fraction"] = float(np.mean([r["reward_says_done"] and not r["success"] for r in judged]))
+        out["missed_fraction"] = float(np.mean([not r["reward_says_done"] and r["success"] for r in judged]))
+    return out
+
+
+def chains(config: RunConfig, policy_folder: Path | None, n: int, *, progress: bool = False) -> dict:
+    seeds = [CHAIN_SEED_BASE + k for k in range(n)]
+    workers = max(1, config.rl.workers)
+    jobs = [(config, str(policy_folder) if policy_folder else None, seeds[i::workers]) for i in range(workers)]
+    completed = [c for part in _map(_chains_job, jobs, workers, progress, "chains") for c in part]
+    return {"chain_average": float(np.mean(completed)),
+            "chain_success_at": {str(k): float(np.mean([c >= k for c in completed])) for k in range(1, CHAIN_LENGTH + 1)},
+            "chains": len(completed)}
+
+
+def latency_ms(config: RunConfig, policy_folder: Path, steps: int = 200) -> dict:
+    """Per control step on one core: perception (two encoder passes) and the policy; the desk's render apart."""
+    import torch
+
+    threads = torch.get_num_threads()
+    env, actor, perception, _ = _open(config, str(policy_folder), {})
+    try:
+        task = ALL_TASKS[0]
+        obs, _ = env.reset(seed=EVAL_SEED_BASE, options={"task": task})
+        actor.start(env, task, phrasings(task, "validation")[0])
+        decide, render = [], []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            action = actor.act(obs, perception(obs), env)
+            t1 = time.perf_counter()
+            obs, *_ = env.step(action)
+            decide.append(t1 - t0)
+            render.append(time.perf_counter() - t1)
+    finally:
+        env.close()
+        torch.set_num_threads(threads)
+    return {"decision_ms_median": round(1000 * float(np.median(decide)), 2),
+            "decision_ms_p95": round(1000 * float(np.percentile(decide, 95)), 2),
+            "env_step_with_glimpse_ms_median": round(1000 * float(np.median(render)), 2), "threads": 1}
+
+
+def evaluate_agent(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
+                   episodes: int | None = None, chains_n: int | None = None) -> dict:
+    start = time.perf_counter()
+    run = RunLayout(run_dir)
+    from agent.weights import WeightsError
+
+    if not (run.rl / "policy.json").exists():
+        raise WeightsError(f"{run.rl}: no trained agent here (policy.json); run `saccade train rl` first")
+    episodes = episodes or config.rl.eval_episodes
+    chains_n = chains_n or config.rl.eval_chains
+    shipped = success_per_task(config, run.rl, {}, episodes, progress=progress, desc="agent")
+    baselines = {"agent": {k: shipped[k] for k in ("success_mean", "success_min")}}
+    if (run.rl / "imitation" / "policy.json").exists():
+        imitation = success_per_task(config, run.rl / "imitation", {}, episodes, progress=progress, desc="imitation")
+        baselines["imitation_only"] = {k: imitation[k] for k in ("success_mean", "success_min", "success_per_task")}
+    expert = success_per_task(config, None, {}, episodes, progress=progress, desc="expert")
+    baselines["scripted_expert"] = {k: expert[k] for k in ("success_mean", "success_min")}
+    ablations = {}
+    for name, variant in {"fixed_gaze": {"gaze": "fixed"}, "random_gaze": {"gaze": "random"},
+                          "no_periphery": {"ablate": ["periphery"]}}.items():
+        ablations[name] = success_per_task(config, run.rl, variant, episodes, progress=progress, desc=name)["success_mean"]
+    chain = chains(config, run.rl, chains_n, progress=progress)
+    train_metrics = _read_json(run.rl / "metrics.json")
+    return {
+        "success_mean": shipped["success_mean"],
+        "success_per_task": shipped["success_per_task"],
+        "success_min": shipped["success_min"],
+        **chain,
+        "baselines": {**baselines, **train_metrics.get("baselines", {})},
+        "ablations": ablations,
+        "latency_ms": latency_ms(config, run.rl),
+        "hacked_fraction": shipped.get("hacked_fraction"),
+        "missed_fraction": shipped.get("missed_fraction"),
+        "hacking_rule": "the learned reward 'says done' when, for the clip (first, last step), the command's task "
+                        "scores highest of the 18 tasks' validation commands",
+        "rl_env_steps_per_s": train_metrics.get("ppo", {}).get("env_steps_per_s"),
+        "seeds": {"training": [config.seed], "eval_layouts": f"{EVAL_SEED_BASE}..{EVAL_SEED_BASE + episodes - 1}"},
+        "episodes_per_task": episodes,
+        "commands": "validation phrasings (never trained on), cycled per episode",
+        "goals": {"success_mean": 0.9, "success_min": 0.75, "chain_average": 4.0, "hacked_fraction": 0.05,
+                  "decision_ms": 10.0},
+        "wall_time_s": round(time.perf_counter() - start, 1),
+    }
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def format_agent_metrics(m: dict) -> str:
+    lines = [f"success (mean over 18 tasks, validation phrasings): {m['success_mean']:.1%}  "
+             f"(lowest task {m['success_min']:.1%})"]
+    for name, b in m["baselines"].items():
+        if isinstance(b, dict) and "success_mean" in b:
+            lines.append(f"  {name:>16}: {b['success_mean']:.1%}")
+    lines.append(f"chains: {m['chain_average']:.2f} of 5 on average; " +
+                 ", ".join(f"{k}: {v:.0%}" for k, v in m["chain_success_at"].items()))
+    lines.append("ablations: " + ", ".join(f"{k} {v:.1%}" for k, v in m["ablations"].items()))
+    lines.append(f"decision latency (one core): {m['latency_ms']['decision_ms_median']} ms median")
+    if m.get("hacked_fraction") is not None:
+        lines.append(f"learned reward says done but the task failed: {m['hacked_fraction']:.1%} of episodes")
+    return "\n".join(lines)

@@ -1,0 +1,82 @@
+"""Behaviour cloning: the policy learns the expert's action (arm and gaze) from what it sees.
+
+Each row of the demonstrations is paired, at every visit, with a training phrasing of its
+task drawn at random: the policy learns that the ten wordings mean one thing, and the
+validation wordings stay unseen. Loss: mean squared error on all seven action numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from agent.config import RunConfig
+from agent.language.embedding import embed_texts
+from agent.rl.policy import AgentPolicy, PolicySpec
+from agent.training import TrainingRun
+from envs.instructions import TRAIN, phrasings
+from envs.tasks import ALL_TASKS
+
+
+def training_commands() -> torch.Tensor:
+    """(tasks, phrasings, 384): the MiniLM embedding of every training phrasing of every task."""
+    n = len(next(iter(TRAIN.values())))
+    return torch.stack([embed_texts(list(phrasings(t)[:n])) for t in ALL_TASKS])
+
+
+def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Path, *, policy: AgentPolicy | None = None,
+                    resume: bool = False, progress: bool = False) -> tuple[AgentPolicy, dict]:
+    """Fit (or, given `policy`, go on fitting) the policy on the demonstrations."""
+    cfg = config.rl
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    feats = torch.from_numpy(demos["features"])
+    prev = torch.from_numpy(demos["prev_action"])
+    labels = torch.from_numpy(demos["label"])
+    tasks = torch.from_numpy(demos["task"].astype(np.int64))
+    commands = training_commands()
+    if policy is None:
+        policy = AgentPolicy(PolicySpec(feature_dim=feats.shape[1], hidden=list(cfg.hidden)))
+        policy.fit_normaliser(demos["features"])
+    # A few episodes held out to watch for overfitting (the rest train).
+    episodes = np.unique(demos["episode"])
+    held = set(rng.choice(episodes, size=max(1, len(episodes) // 20), replace=False).tolist())
+    is_val = np.isin(demos["episode"], list(held))
+    train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.bc_lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.bc_steps)
+
+    def batch_inputs(rows: np.ndarray) -> torch.Tensor:
+        which = torch.randint(commands.shape[1], (len(rows),), generator=gen)
+        return policy.inputs(feats[rows], prev[rows], commands[tasks[rows], which])
+
+    run = TrainingRun(out_dir, name="imitation", total_steps=cfg.bc_steps, modules={"policy": policy}, optimizer=opt,
+                      torch_gen=gen, rng=rng, resume=resume, progress=progress, log_every=100,
+                      checkpoint_every=max(500, cfg.bc_steps // 4))
+    for _ in range(run.start_step):
+        sched.step()
+    policy.train()
+    with run:
+        for step in range(run.start_step, cfg.bc_steps):
+            rows = train_rows[rng.integers(len(train_rows), size=cfg.bc_batch_size)]
+            loss = F.mse_loss(policy(batch_inputs(rows)), labels[rows])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            scalars = {"loss": loss.item()}
+            if (step + 1) % run.log_every == 0 and len(val_rows):
+                with torch.no_grad():
+                    vrows = val_rows[: 4096]
+                    scalars["val_loss"] = F.mse_loss(policy(batch_inputs(vrows)), labels[vrows]).item()
+            run.end_step(step + 1, scalars, samples=len(rows))
+    wall = run.finish()
+    policy.eval()
+    history = run.history
+    return policy, {"steps": cfg.bc_steps, "rows": int(len(train_rows)), "wall_time_s": wall,
+                    "final_loss": history[-1]["loss"] if history else None,
+                    "final_val_loss": history[-1].get("val_loss") if history else None, "history": history}

@@ -1,0 +1,59 @@
+"""`saccade train rl`: the acting agent, in three steps, each resumable.
+
+1. demonstrations: scripted-expert episodes with DART noise (rl/demos/);
+2. imitation: behaviour cloning on them (rl/imitation/: the imitation-only policy, kept as a
+   baseline);
+3. the thin RL layer: PPO fine-tunes the policy on the learned reward (rl/ppo/).
+The shipped policy is rl/policy.safetensors + rl/policy.json.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from agent.config import RunConfig
+from agent.rl.demos import collect_demos, load_demos
+from agent.rl.imitation import train_imitation
+from agent.rl.policy import load_policy, save_policy
+from agent.runs import RunLayout
+from envs.tasks import ALL_TASKS
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, progress: bool = False) -> dict:
+    cfg = config.rl
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    demos = collect_demos(config, run.rl / "demos", range(cfg.demos_per_task * len(ALL_TASKS)), progress=progress)
+    times["demonstrations_s"] = round(time.perf_counter() - t0, 1)
+
+    imitation_dir = run.rl / "imitation"
+    t0 = time.perf_counter()
+    if (imitation_dir / "policy.json").exists():
+        policy, bc = load_policy(imitation_dir), {"skipped": "already trained"}
+    else:
+        policy, bc = train_imitation(config, load_demos([run.rl / "demos"]), imitation_dir, resume=resume,
+                                     progress=progress)
+        save_policy(policy, imitation_dir, {"stage": "imitation", "seed": config.seed})
+    times["imitation_s"] = round(time.perf_counter() - t0, 1)
+
+    ppo = {"skipped": "rl.ppo_steps is 0"}
+    if cfg.ppo_steps > 0:
+        from agent.rl.ppo import finetune
+
+        t0 = time.perf_counter()
+        policy, ppo = finetune(config, policy, run.rl / "ppo", resume=resume, progress=progress)
+        times["ppo_s"] = round(time.perf_counter() - t0, 1)
+    save_policy(policy, run.rl, {"stage": "imitation + ppo" if cfg.ppo_steps > 0 else "imitation", "seed": config.seed,
+                                 "commit": _commit(), "times": times})
+    return {"demonstrations": demos, "imitation": bc, "ppo": ppo, "times": times}
