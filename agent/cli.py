@@ -56,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default=None, help="run folder (default: the config's run_dir)")
     _add_config_args(p)
 
-    p = sub.add_parser("command", help="give the arm a command in words and watch it act (needs the RL layer: not built yet)")
-    p.add_argument("text", help='e.g. "open the drawer"')
+    p = sub.add_parser("command", help="give the arm a command in words and watch it act (no text: a prompt)")
+    p.add_argument("text", nargs="?", default=None,
+                   help='e.g. "put the red block in the drawer"; without it, a prompt for one command after another')
+    p.add_argument("--out", default=None, help="also film it: a video file (.mp4 or .gif)")
+    p.add_argument("--gui", action="store_true", help="show the PyBullet window (needs a display)")
+    p.add_argument("--run-dir", default=None, help="a trained run folder to use (default: the shipped agent)")
     _add_config_args(p)
 
     p = sub.add_parser("parse", help="map a command in words to a task id and block colour")
@@ -131,6 +135,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
     print(f"task {task.name}, seed {config.seed}: filming the scripted expert", flush=True)
     narrator = perception = None
+    _one_thread()
     with _data_errors(), _no_display():
         if args.narrator == "learned":
             narrator, perception = _learned_narrator(config)
@@ -144,6 +149,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"FAILED: no success in {episode.steps} steps; video: {result.video}")
     return 0 if episode.success else 1
+
+
+def _one_thread() -> None:
+    """Acting runs small models one step at a time: one thread is fastest, and leaves a core free."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _print_line(line) -> None:
@@ -337,9 +349,91 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_command(args: argparse.Namespace) -> int:
-    _config(args)
-    _not_built("acting on spoken commands", "it needs the language head and the RL layer")
-    return 2
+    from agent.command import SHIPPED, CommandSession, command_config
+    from agent.runner import Film
+
+    config = _config(args)
+    models = Path(args.run_dir) if args.run_dir else SHIPPED
+    config = command_config(config, models)
+    if args.out and not args.out.lower().endswith((".mp4", ".gif")):
+        raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
+    film = Film(config.demo.width, config.demo.height, config.demo.fps) if args.out else None
+    _one_thread()
+    with _data_errors(), _no_display():
+        session = CommandSession.open(models, config, seed=config.seed, gui=args.gui, film=film)
+    try:
+        if args.text is not None:
+            status = _one_command(session, args.text, fresh_scene=True)
+        else:
+            status = _prompt(session)
+    finally:
+        session.close()
+    if film is not None and film.frames:
+        print(f"video: {film.write(args.out)}")
+    return status
+
+
+def _one_command(session, text: str, fresh_scene: bool = False) -> int:
+    """Run one command; 0 success, 1 failure, 2 refused (nothing moved)."""
+    outcome = session.run(text, fresh_scene=fresh_scene, on_narration=_print_line)
+    if outcome.refused is not None:
+        print(f"cannot do that: {outcome.refused}")
+        if outcome.suggestions:
+            print("you could say: " + "; ".join(f'"{s}"' for s in outcome.suggestions))
+        return 2
+    e = outcome.episode
+    simulated = e.steps * session.env.sim.control_dt
+    if e.success:
+        print(f"success: {outcome.task.name} in {e.success_step} steps ({simulated:.1f} s simulated, "
+              f"{e.wall_s:.1f} s wall)")
+        return 0
+    print(f"failure: {outcome.task.name} not done after {e.steps} steps ({simulated:.1f} s simulated, "
+          f"{e.wall_s:.1f} s wall)")
+    return 1
+
+
+PROMPT_HELP = """The desk has a drawer, a button that toggles a lamp, and three blocks (red, green, blue).
+Say what to do, for example:
+  open the drawer / close the drawer / press the button
+  lift the red block / push the green block to the left / push the blue block to the right
+  put the red block in the drawer / take the green block out of the drawer
+Also: tasks (what this scene offers now), reset (a new scene), help; Ctrl-C stops the arm, Ctrl-D leaves."""
+
+
+def _prompt(session) -> int:
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+    print('saccade: type a command ("help" for what the desk can do, Ctrl-D to leave)', flush=True)
+    while True:
+        try:
+            line = input("saccade> ").strip()
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            continue
+        if not line:
+            continue
+        word = line.lower()
+        if word in ("quit", "exit"):
+            return 0
+        if word == "help":
+            print(PROMPT_HELP)
+        elif word == "tasks":
+            from envs.instructions import phrasings
+
+            print("this scene offers: " + "; ".join(f'"{phrasings(t)[0]}"' for t in session.offered()))
+        elif word == "reset":
+            session.reset()
+            print(f"a new scene (seed {session.seed})")
+        else:
+            try:
+                _one_command(session, line)
+            except KeyboardInterrupt:
+                print("stopped; the arm stays where it is", flush=True)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
