@@ -235,6 +235,9 @@ class RLConfig:
     arm_noise: float = 0.3  # upper end of the per-episode noise on executed arm actions (std)
     gaze_noise: float = 0.15  # std of the noise on the executed gaze (normalised units)
     workers: int = 2  # processes collecting demonstrations
+    # DAgger rounds after the first cloning: the policy acts, the expert labels the states it
+    # reaches, and the policy is cloned again on everything so far.
+    dagger_rounds: int = 1
     hidden: list[int] = field(default_factory=lambda: [256, 256])  # the policy's MLP
     bc_steps: int = 6000  # gradient steps of behaviour cloning
     bc_batch_size: int = 512
@@ -261,8 +264,8 @@ class RLConfig:
                      "max_steps", "eval_episodes", "eval_chains", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
-        if self.ppo_steps < 0 or self.arm_noise < 0 or self.gaze_noise < 0:
-            raise ValueError("ppo_steps, arm_noise and gaze_noise must not be negative")
+        if self.ppo_steps < 0 or self.arm_noise < 0 or self.gaze_noise < 0 or self.dagger_rounds < 0:
+            raise ValueError("ppo_steps, dagger_rounds, arm_noise and gaze_noise must not be negative")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError("hidden must be a non-empty list of positive widths")
 

@@ -37,8 +37,13 @@ class ScriptedExpert:
     """expert = ScriptedExpert(task); action = expert.act(env.unwrapped.privileged())"""
 
     def __init__(self, task: Task, *, gain: float = 1.0, max_step: float = 0.03, noise: float = 0.0,
-                 rng: np.random.Generator | None = None):
+                 rng: np.random.Generator | None = None, recover: bool = False):
         self.task = task
+        # With recover, each step first checks that the current phase still makes sense in the
+        # state (the block is held while lifting it, the hand is at the handle while pulling) and
+        # goes back (or ahead) to the phase that does. The expert's own runs never need it; a
+        # learner's do, when the expert labels the states the learner reached (DAgger).
+        self.recover = recover
         self.gain = gain
         self.max_step = max_step
         self.noise = noise
@@ -56,6 +61,8 @@ class ScriptedExpert:
     def act(self, state: dict) -> np.ndarray:
         if self.phases is None:
             self.phases = self._plan(state)
+        if self.recover:
+            self._recover(state)
         phase = self.phases[self.index]
         target = phase.target(state)
         error = target - state["ee"]
@@ -80,6 +87,54 @@ class ScriptedExpert:
         if t.id == "put_block_in_drawer" and self.phase in ("carry over drawer", "lower into drawer", "release", "retreat"):
             return np.array([drawer_world_x(state["drawer"]) + 0.05, A.CABINET_Y, A.DRAWER_FLOOR_TOP])
         return block
+
+    def _go(self, name: str) -> None:
+        self.index = [p.name for p in self.phases].index(name)
+        self.steps_in_phase = 0
+
+    def _recover(self, s: dict) -> None:
+        """Back (or ahead) to the phase whose precondition holds in this state."""
+        name, t, ee = self.phase, self.task, s["ee"]
+        scene = s["scene"]
+
+        def xy_far(point, limit=0.02) -> bool:
+            return float(np.hypot(*(ee[:2] - point[:2]))) > limit
+
+        if t.id in ("lift_block", "put_block_in_drawer", "take_block_out"):
+            block, b = s["blocks"][t.block], scene.blocks[t.block]
+            held = b.held
+            dropped = not held and (b.on_table or b.in_drawer)  # a moment without both fingers is not a drop
+            carrying = ("lift", "carry over drawer", "lower into drawer", "carry to table", "lower to table")
+            if name in carrying and dropped:
+                self._go("reach block")
+            elif name in ("reach block", "lower to block", "grasp") and held and self.steps_in_phase == 0:
+                self._go("lift")
+            elif name == "lower to block" and xy_far(block, 0.04):
+                self._go("reach block")
+        elif t.id == "open_drawer":
+            handle = s["handle"]
+            if name == "pull" and np.linalg.norm(ee - handle) > 0.05:  # lost the handle
+                self._go("reach handle")
+            elif name in ("lower to handle", "grasp handle") and xy_far(handle, 0.04):
+                self._go("reach handle")
+        elif t.id == "close_drawer":
+            front = s["handle"] - [0.055, 0, 0]
+            if name == "push" and (abs(ee[1] - front[1]) > 0.08 or abs(ee[2] - front[2]) > 0.06
+                                   or abs(ee[0] - front[0]) > 0.08):
+                self._go("reach front")
+            elif name == "lower" and xy_far(front, 0.04):
+                self._go("reach front")
+        elif t.id in ("push_block_left", "push_block_right"):
+            block = s["blocks"][t.block]
+            if name == "push" and (xy_far(block, 0.12) or ee[2] > 0.09):
+                self._go("reach side")
+            elif name == "lower":
+                d = 1.0 if t.id == "push_block_left" else -1.0
+                if xy_far(np.array([block[0], block[1] - d * 0.055]), 0.04):
+                    self._go("reach side")
+        elif t.id == "press_button":
+            if name == "press" and xy_far(np.array(A.BUTTON_XY), 0.04):
+                self._go("reach button")
 
     # --- plans -----------------------------------------------------------
     def _plan(self, s: dict) -> list[Phase]:

@@ -51,7 +51,8 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
 
     cfg = config.rl
     obs, _ = env.reset(seed=seed, options={"task": task})
-    expert = ScriptedExpert(task, max_step=env.config.max_step)
+    # recover: the expert labels states it did not steer to (noise, or the policy's own)
+    expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
     arm_noise = rng.uniform(0.0, cfg.arm_noise)
     prev = start_action(obs["gaze"])
     rec: dict[str, list] = {k: [] for k in ("fovea", "periphery", "proprio", "gaze", "prev_action", "label")}

@@ -20,6 +20,8 @@ from agent.rl.policy import load_policy, save_policy
 from agent.runs import RunLayout
 from envs.tasks import ALL_TASKS
 
+DAGGER_EPISODE_OFFSET = 100_000  # episode numbers (and so layouts) of DAgger round r start at r times this
+
 
 def _commit() -> str | None:
     try:
@@ -37,14 +39,24 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
     demos = collect_demos(config, run.rl / "demos", range(cfg.demos_per_task * len(ALL_TASKS)), progress=progress)
     times["demonstrations_s"] = round(time.perf_counter() - t0, 1)
 
-    imitation_dir = run.rl / "imitation"
     t0 = time.perf_counter()
-    if (imitation_dir / "policy.json").exists():
-        policy, bc = load_policy(imitation_dir), {"skipped": "already trained"}
-    else:
-        policy, bc = train_imitation(config, load_demos([run.rl / "demos"]), imitation_dir, resume=resume,
-                                     progress=progress)
-        save_policy(policy, imitation_dir, {"stage": "imitation", "seed": config.seed})
+    folders, rounds, previous = [run.rl / "demos"], {}, None
+    for r in range(cfg.dagger_rounds + 1):
+        if r > 0:  # the previous round's policy acts; the expert labels where it went
+            folders.append(run.rl / f"dagger_{r}")
+            first = r * DAGGER_EPISODE_OFFSET
+            rounds[f"dagger_{r}_episodes"] = collect_demos(
+                config, folders[-1], range(first, first + cfg.demos_per_task * len(ALL_TASKS)),
+                policy_folder=previous, progress=progress)
+        # the last round's policy is the imitation-only agent (a baseline of `saccade eval agent`)
+        folder = run.rl / ("imitation" if r == cfg.dagger_rounds else f"imitation_round{r}")
+        if (folder / "policy.json").exists():
+            policy = load_policy(folder)
+        else:
+            policy, bc = train_imitation(config, load_demos(folders), folder, resume=resume, progress=progress)
+            save_policy(policy, folder, {"stage": f"imitation round {r}", "seed": config.seed})
+            rounds[f"round_{r}"] = bc
+        previous = folder
     times["imitation_s"] = round(time.perf_counter() - t0, 1)
 
     ppo = {"skipped": "rl.ppo_steps is 0"}
@@ -56,4 +68,4 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
         times["ppo_s"] = round(time.perf_counter() - t0, 1)
     save_policy(policy, run.rl, {"stage": "imitation + ppo" if cfg.ppo_steps > 0 else "imitation", "seed": config.seed,
                                  "commit": _commit(), "times": times})
-    return {"demonstrations": demos, "imitation": bc, "ppo": ppo, "times": times}
+    return {"demonstrations": demos, "imitation": rounds, "ppo": ppo, "times": times}
