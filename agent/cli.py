@@ -17,6 +17,8 @@ from agent.config import ConfigError, load_config
 STAGES = ("collect", "encoder", "capsules", "language", "rl", "attention", "all")
 EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
 BENCHES = ("env", "encoder")
+# What `saccade demo` (and `make demo`) asks the agent to do, one after another in one scene.
+DEMO_COMMANDS = ("open the drawer", "put the red block in the drawer", "press the button")
 
 
 class UserError(Exception):
@@ -39,14 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("demo", help="film the arm doing a task (MP4 or GIF with gaze and narration)")
-    p.add_argument("--expert", action="store_true", help="use the scripted expert (the learned agent is not built yet)")
-    p.add_argument("--task", default="open_drawer", help="task id, e.g. open_drawer or lift_block:red")
+    p = sub.add_parser("demo", help="film the agent carrying out commands in one scene (MP4 or GIF with gaze, "
+                                    "command and narration)")
+    p.add_argument("--commands", default=None,
+                   help='commands separated by ";" (default: "' + '; '.join(DEMO_COMMANDS) + '")')
+    p.add_argument("--expert", action="store_true", help="film the scripted expert on one task (--task) instead")
+    p.add_argument("--task", default="open_drawer", help="--expert: task id, e.g. open_drawer or lift_block:red")
     p.add_argument("--out", default="demo.mp4", help="video file to write (.mp4 or .gif)")
     p.add_argument("--gui", action="store_true", help="also show the PyBullet GUI window (needs a display)")
-    p.add_argument("--narrator", choices=("labeller", "learned"), default="labeller",
-                   help="subtitles from the ground-truth labeller, or from the run's trained narrator")
-    p.add_argument("--run-dir", default=None, help="run folder with the trained narrator (--narrator learned)")
+    p.add_argument("--narrator", choices=("labeller", "learned"), default=None,
+                   help="subtitles from the ground-truth labeller or the trained narrator (default: learned for "
+                        "the agent, labeller for --expert)")
+    p.add_argument("--run-dir", default=None, help="a trained run folder (default: the shipped agent)")
     _add_config_args(p)
 
     p = sub.add_parser("train", help="run one training stage, or all of them in order")
@@ -124,15 +130,54 @@ def _not_built(what: str, issue: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.out.lower().endswith((".mp4", ".gif")):
+        raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
+    return _expert_demo(args) if args.expert else _agent_demo(args)
+
+
+def _agent_demo(args: argparse.Namespace) -> int:
+    from agent.command import SHIPPED, CommandSession, command_config
+    from agent.runner import Film
+
+    if args.narrator == "labeller":
+        raise UserError("the agent's demo narrates with the trained narrator; --narrator labeller goes with --expert")
+    commands = [c.strip() for c in (args.commands or "; ".join(DEMO_COMMANDS)).split(";") if c.strip()]
+    if not commands:
+        raise UserError("--commands holds no command")
+    config = _config(args)
+    models = Path(args.run_dir) if args.run_dir else SHIPPED
+    config = command_config(config, models)
+    film = Film(config.demo.width, config.demo.height, config.demo.fps)
+    _one_thread()
+    with _data_errors(), _no_display():
+        session = CommandSession.open(models, config, seed=config.seed, gui=args.gui, film=film)
+    outcomes = []
+    try:
+        print(f"the agent in {models}, seed {config.seed}: {len(commands)} commands in one scene", flush=True)
+        for i, text in enumerate(commands):
+            print(f'> "{text}"', flush=True)
+            _one_command(session, text, fresh_scene=i == 0)
+            outcomes.append(session.last)
+    finally:
+        session.close()
+    video = film.write(args.out)
+    events = [{"command": o.command, "task": o.task.name if o.task else None, "refused": o.refused,
+               "success": o.episode.success if o.episode else False,
+               "steps": o.episode.steps if o.episode else 0,
+               "narration": [line.__dict__ for line in o.episode.narration] if o.episode else []} for o in outcomes]
+    Path(args.out).with_suffix(".events.json").write_text(json.dumps({"seed": config.seed, "commands": events},
+                                                                      indent=2))
+    done = sum(e["success"] for e in events)
+    print(f"{done} of {len(events)} commands done; video: {video}")
+    return 0
+
+
+def _expert_demo(args: argparse.Namespace) -> int:
     from agent.demo import run_demo
     from agent.runner import ExpertActor
 
-    if not args.expert:
-        _not_built("the learned agent", "the perception, language and RL stages")
     config = _config(args)
     task = _task(args.task)
-    if not args.out.lower().endswith((".mp4", ".gif")):
-        raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
     print(f"task {task.name}, seed {config.seed}: filming the scripted expert", flush=True)
     narrator = perception = None
     _one_thread()

@@ -20,11 +20,10 @@ from typing import Callable
 from agent.config import RunConfig
 from agent.runner import Episode, Film, LearnedNarration, NarrationLine, run_command
 from agent.runs import RunLayout
+from agent.shipping import SHIPPED  # noqa: F401  (the trained default agent that ships with saccade)
 from envs.tasks import Task
 
 log = logging.getLogger(__name__)
-
-SHIPPED = Path(__file__).parent / "shipped"  # the trained default agent that ships with saccade
 
 
 @dataclass
@@ -47,6 +46,7 @@ class CommandSession:
         self.seed, self.film = seed, film
         self.env = open_desk(config, gui=gui)
         self.obs = None
+        self.last: Outcome | None = None  # the outcome of the latest command
         self.reset(seed)
 
     @classmethod
@@ -80,6 +80,10 @@ class CommandSession:
             on_narration: Callable[[NarrationLine], None] | None = None) -> Outcome:
         """Carry out one command in the scene as it is (or, with fresh_scene, in a new scene from the
         session's seed in which the command can be carried out)."""
+        self.last = self._run(text, fresh_scene, on_narration)
+        return self.last
+
+    def _run(self, text: str, fresh_scene: bool, on_narration) -> Outcome:
         parsed = self.parser.parse(text)
         if "error" in parsed:
             return Outcome(text, refused=parsed["error"], suggestions=parsed.get("suggestions", []))
