@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from envs.config import DeskConfig
+from envs.tasks import ALL_TASKS, Task
 
 
 class ConfigError(ValueError):
@@ -231,6 +232,7 @@ class RLConfig:
 
     # Imitation: expert episodes per task, with DART-style noise on what is executed (the label
     # stays the expert's clean action), so that the data covers the states a learner drifts into.
+    tasks: list[str] = field(default_factory=list)  # what the agent learns, e.g. [press_button]; empty: all 18
     demos_per_task: int = 100
     arm_noise: float = 0.3  # upper end of the per-episode noise on executed arm actions (std)
     gaze_noise: float = 0.15  # std of the noise on the executed gaze (normalised units)
@@ -258,6 +260,8 @@ class RLConfig:
     checkpoint_every: int = 2048
 
     def __post_init__(self) -> None:
+        for name in self.tasks:
+            Task.parse(name)  # names the known tasks
         if self.reward not in ("learned", "success", "both"):
             raise ValueError("reward must be learned, success or both")
         for name in ("demos_per_task", "workers", "bc_steps", "bc_batch_size", "ppo_envs", "ppo_n_steps",
@@ -268,6 +272,10 @@ class RLConfig:
             raise ValueError("ppo_steps, dagger_rounds, arm_noise and gaze_noise must not be negative")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError("hidden must be a non-empty list of positive widths")
+
+    def task_list(self) -> list[Task]:
+        """The tasks the agent learns and is measured on."""
+        return [Task.parse(t) for t in self.tasks] if self.tasks else list(ALL_TASKS)
 
 
 @dataclass

@@ -78,6 +78,21 @@ class ExpertActor:
         return np.clip(np.concatenate([self.expert.act(state), gaze.as_array()]), -1, 1).astype(np.float32)
 
 
+class RandomActor:
+    """Uniformly random actions, arm and gaze: the floor every learned policy must clear."""
+
+    needs_features = False
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+
+    def start(self, env, task: Task, command: str) -> None:
+        pass
+
+    def act(self, obs: dict, features: np.ndarray | None, env) -> np.ndarray:
+        return self.rng.uniform(-1, 1, 7).astype(np.float32)
+
+
 class LabellerNarration:
     """The ground-truth narration, derived from state changes."""
 

@@ -27,3 +27,19 @@ def make_env():
     yield make
     for env in made:
         env.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Every built stage trained on tiny.yaml by `run_stage`, as `saccade train all` does (about a minute)."""
+    import torch
+
+    from agent.config import load_config
+    from agent.stages import built_stages, run_stage
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    config = load_config(TINY, [f"run_dir={run_dir}"])
+    threads = torch.get_num_threads()
+    metrics = {stage: run_stage(config, stage) for stage in built_stages()}
+    torch.set_num_threads(threads)
+    return config, run_dir, metrics

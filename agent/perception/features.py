@@ -13,7 +13,7 @@ Three ways in, one computation:
 - `PerceptionWrapper(env, encoder)`: a gymnasium observation wrapper that computes the
   features once per step, so that stable-baselines3 sees a plain vector and never
   touches the frozen encoder (its maintainers' advice for frozen extractors); and
-  `make_frozen_extractor`, a stable-baselines3 features extractor for the same
+  `frozen_extractor_class()`, a stable-baselines3 features extractor for the same
   computation inside a policy, kept in eval mode and out of the optimiser.
 """
 
@@ -24,7 +24,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from agent.perception.encoder import GlimpseEncoder
 from agent.weights import WeightsError
@@ -92,36 +91,38 @@ class PerceptionWrapper(gym.ObservationWrapper):
         return self.perception(obs)
 
 
-def make_frozen_extractor(observation_space: gym.spaces.Dict, encoder: GlimpseEncoder) -> nn.Module:
-    """The same features inside a stable-baselines3 policy that reads glimpse observations.
+def frozen_extractor_class() -> type:
+    """A stable-baselines3 features extractor computing the same features inside a policy that
+    reads glimpse observations:
 
-    The encoder takes no gradient and `train()` never reaches it: SB3 calls
-    `policy.set_training_mode(True)` before each update, which would otherwise switch a
-    frozen normalisation layer to batch statistics. (Built in a function so that importing
-    this module does not import stable-baselines3.)
+        PPO("MultiInputPolicy", env, policy_kwargs={"features_extractor_class": frozen_extractor_class(),
+            "features_extractor_kwargs": {"encoder": encoder}, "normalize_images": False})
+
+    The encoder is deliberately not a submodule of the policy: SB3's orthogonal initialisation
+    (`ortho_init`, on by default) would otherwise overwrite its weights when the policy is
+    built, its optimiser would see them, and `policy.set_training_mode(True)` before each
+    update would switch a frozen normalisation layer to batch statistics. (A function, so that
+    importing this module does not import stable-baselines3.)
     """
     from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-    class _Extractor(BaseFeaturesExtractor):
-        def __init__(self, space, encoder: GlimpseEncoder):
-            super().__init__(space, features_dim=feature_dim(encoder, space["proprio"].shape[0]))
-            self.encoder = encoder.eval()
-            for p in self.encoder.parameters():
-                p.requires_grad_(False)
+    class FrozenPerceptionExtractor(BaseFeaturesExtractor):
+        def __init__(self, observation_space: gym.spaces.Dict, encoder: GlimpseEncoder):
+            super().__init__(observation_space, features_dim=feature_dim(encoder, observation_space["proprio"].shape[0]))
+            self._frozen = (PerceptionFeatures(encoder).encoder,)  # a tuple: hidden from modules() and state_dict()
 
-        def train(self, mode: bool = True):
-            super().train(mode)
-            self.encoder.eval()  # frozen: always inference behaviour
-            return self
+        @property
+        def encoder(self) -> GlimpseEncoder:
+            return self._frozen[0]
 
         def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-            with torch.no_grad():
-                # SB3 hands images as float (not divided: normalize_images=False keeps 0..255)
-                f = self.encoder(obs["fovea"].to(torch.uint8))
-                p = self.encoder(obs["periphery"].to(torch.uint8))
-            return torch.cat([f, p, obs["proprio"], obs["gaze"]], 1)
+            device = next(self.encoder.parameters()).device
+            with torch.no_grad():  # images arrive as floats 0..255 (normalize_images=False)
+                f = self.encoder(obs["fovea"].to(device, torch.uint8))
+                p = self.encoder(obs["periphery"].to(device, torch.uint8))
+            return torch.cat([f.to(obs["proprio"].device), p.to(obs["proprio"].device), obs["proprio"], obs["gaze"]], 1)
 
-    return _Extractor(observation_space, encoder)
+    return FrozenPerceptionExtractor
 
 
 def check_features(config: dict, path: Path, how_to_fix: str = "saccade train language") -> None:

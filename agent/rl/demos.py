@@ -26,7 +26,7 @@ from tqdm import tqdm
 from agent.config import RunConfig
 from envs.eye import Gaze
 from envs.instructions import TRAIN, phrasings
-from envs.tasks import ALL_TASKS, TASK_INDEX, Task
+from envs.tasks import TASK_INDEX, Task
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ def _collect_part(args) -> tuple[Path, int, int]:
     try:
         for episode in episodes:
             rng = np.random.default_rng([config.seed, episode])
-            task = ALL_TASKS[episode % len(ALL_TASKS)]
+            tasks = config.rl.task_list()
+            task = tasks[episode % len(tasks)]
             phrasing = int(rng.integers(len(TRAIN[task.id])))
             command = embed_text(phrasings(task)[phrasing]) if policy is not None else None
             rec = _episode(env, encoder, task, phrasing, DEMO_SEED_BASE + episode, rng, config, policy, command)

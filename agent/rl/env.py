@@ -29,13 +29,13 @@ from agent.rl.demos import start_action
 from agent.rl.policy import ACTION_DIM
 from agent.runs import RunLayout
 from envs.instructions import TRAIN, phrasings
-from envs.tasks import ALL_TASKS
+from envs.tasks import ALL_TASKS, TASK_INDEX
 
 
 class CommandEnv(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, config: RunConfig, feature_mean: np.ndarray, feature_std: np.ndarray, *, seed_base: int = 0):
+    def __init__(self, config: RunConfig, feature_mean: np.ndarray, feature_std: np.ndarray):
         from agent.language.reward import load_reward
         from agent.perception.encoder import load_encoder
         from agent.perception.features import PerceptionFeatures
@@ -59,7 +59,7 @@ class CommandEnv(gym.Env):
         dim = len(self.mean) + ACTION_DIM + self.commands.shape[-1]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
-        self.seed_base = seed_base
+        self.task_indices = [TASK_INDEX[t] for t in config.rl.task_list()]
 
     def _obs(self, features: np.ndarray) -> np.ndarray:
         command = self.commands[self.task_index, self.phrasing].numpy()
@@ -72,7 +72,7 @@ class CommandEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.task_index = int(self.np_random.integers(len(ALL_TASKS)))
+        self.task_index = self.task_indices[int(self.np_random.integers(len(self.task_indices)))]
         self.phrasing = int(self.np_random.integers(self.commands.shape[1]))
         layout_seed = int(self.np_random.integers(2 ** 31 - 1))
         obs, info = self.desk.reset(seed=layout_seed, options={"task": ALL_TASKS[self.task_index]})

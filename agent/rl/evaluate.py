@@ -44,6 +44,10 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
     from agent.runner import ExpertActor
 
     env = open_desk(config)
+    if variant.get("actor") == "random":
+        from agent.runner import RandomActor
+
+        return env, RandomActor(config.seed), None, None
     if policy_folder is None:
         return env, ExpertActor(), None, None
     from agent.language.reward import load_reward
@@ -148,9 +152,10 @@ def _map(fn, jobs: list, workers: int, progress: bool, desc: str) -> list:
 def success_per_task(config: RunConfig, policy_folder: Path | None, variant: dict, episodes: int, *,
                      progress: bool = False, desc: str = "eval") -> dict:
     seeds = [EVAL_SEED_BASE + k for k in range(episodes)]
-    jobs = [(config, str(policy_folder) if policy_folder else None, variant, t.name, seeds) for t in ALL_TASKS]
+    tasks = config.rl.task_list()
+    jobs = [(config, str(policy_folder) if policy_folder else None, variant, t.name, seeds) for t in tasks]
     rows = [r for part in _map(_episodes_job, jobs, config.rl.workers, progress, desc) for r in part]
-    per_task = {t.name: float(np.mean([r["success"] for r in rows if r["task"] == t.name])) for t in ALL_TASKS}
+    per_task = {t.name: float(np.mean([r["success"] for r in rows if r["task"] == t.name])) for t in tasks}
     out = {"success_mean": float(np.mean(list(per_task.values()))), "success_per_task": per_task,
            "success_min": min(per_task.values()), "episodes": len(rows)}
     judged = [r for r in rows if r["reward_says_done"] is not None]
@@ -213,6 +218,8 @@ def evaluate_agent(config: RunConfig, run_dir: Path | str, *, progress: bool = F
         baselines["imitation_only"] = {k: imitation[k] for k in ("success_mean", "success_min", "success_per_task")}
     expert = success_per_task(config, None, {}, episodes, progress=progress, desc="expert")
     baselines["scripted_expert"] = {k: expert[k] for k in ("success_mean", "success_min")}
+    random = success_per_task(config, None, {"actor": "random"}, episodes, progress=progress, desc="random")
+    baselines["random_actions"] = {k: random[k] for k in ("success_mean", "success_min")}
     ablations = {}
     for name, variant in {"fixed_gaze": {"gaze": "fixed"}, "random_gaze": {"gaze": "random"},
                           "no_periphery": {"ablate": ["periphery"]}}.items():

@@ -18,7 +18,6 @@ from agent.rl.demos import collect_demos, load_demos
 from agent.rl.imitation import train_imitation
 from agent.rl.policy import load_policy, save_policy
 from agent.runs import RunLayout
-from envs.tasks import ALL_TASKS
 
 DAGGER_EPISODE_OFFSET = 100_000  # episode numbers (and so layouts) of DAgger round r start at r times this
 
@@ -36,7 +35,8 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
     cfg = config.rl
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    demos = collect_demos(config, run.rl / "demos", range(cfg.demos_per_task * len(ALL_TASKS)), progress=progress)
+    n_episodes = cfg.demos_per_task * len(cfg.task_list())
+    demos = collect_demos(config, run.rl / "demos", range(n_episodes), progress=progress)
     times["demonstrations_s"] = round(time.perf_counter() - t0, 1)
 
     t0 = time.perf_counter()
@@ -46,7 +46,7 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
             folders.append(run.rl / f"dagger_{r}")
             first = r * DAGGER_EPISODE_OFFSET
             rounds[f"dagger_{r}_episodes"] = collect_demos(
-                config, folders[-1], range(first, first + cfg.demos_per_task * len(ALL_TASKS)),
+                config, folders[-1], range(first, first + n_episodes),
                 policy_folder=previous, progress=progress)
         # the last round's policy is the imitation-only agent (a baseline of `saccade eval agent`)
         folder = run.rl / ("imitation" if r == cfg.dagger_rounds else f"imitation_round{r}")
