@@ -152,6 +152,16 @@ def collect_demos(config: RunConfig, folder: Path, episodes: range, *, policy_fo
             "success_rate_now": successes / done_eps if done_eps else None}
 
 
+def demo_steps(folder: Path) -> int:
+    """Environment steps stored in a demonstrations folder."""
+    total = 0
+    for p in folder.glob("part_*.npz"):
+        if not p.name.endswith(".tmp.npz"):
+            with np.load(p) as z:
+                total += len(z["step"])
+    return total
+
+
 def load_demos(folders: list[Path]) -> dict[str, np.ndarray]:
     from agent.data.format import DataError
 

@@ -226,6 +226,11 @@ def evaluate_agent(config: RunConfig, run_dir: Path | str, *, progress: bool = F
         ablations[name] = success_per_task(config, run.rl, variant, episodes, progress=progress, desc=name)["success_mean"]
     chain = chains(config, run.rl, chains_n, progress=progress)
     train_metrics = _read_json(run.rl / "metrics.json")
+    budget = int(train_metrics.get("ppo", {}).get("env_steps") or config.rl.ppo_steps)
+    if budget > 0:
+        baselines.update(scratch_baselines(config, run, budget, max(1, episodes // 5)))
+    steps = _env_steps(run, train_metrics)
+    plot = plot_success_vs_steps(steps, shipped, baselines, run.eval("agent") / "success_vs_env_steps.png")
     return {
         "success_mean": shipped["success_mean"],
         "success_per_task": shipped["success_per_task"],
@@ -241,11 +246,82 @@ def evaluate_agent(config: RunConfig, run_dir: Path | str, *, progress: bool = F
         "rl_env_steps_per_s": train_metrics.get("ppo", {}).get("env_steps_per_s"),
         "seeds": {"training": [config.seed], "eval_layouts": f"{EVAL_SEED_BASE}..{EVAL_SEED_BASE + episodes - 1}"},
         "episodes_per_task": episodes,
+        "env_steps_used": steps,
+        "plot": str(plot),
         "commands": "validation phrasings (never trained on), cycled per episode",
         "goals": {"success_mean": 0.9, "success_min": 0.75, "chain_average": 4.0, "hacked_fraction": 0.05,
                   "decision_ms": 10.0},
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
+
+
+def scratch_baselines(config: RunConfig, run: RunLayout, budget: int, episodes: int) -> dict:
+    """PPO from scratch on pixels and on the privileged state, at the RL layer's step budget
+    (trained once; the models are kept in eval_agent/)."""
+    from stable_baselines3 import PPO
+
+    from agent.rl.baselines import evaluate_baseline, train_baseline
+
+    out = {}
+    folder = run.eval("agent")
+    folder.mkdir(parents=True, exist_ok=True)
+    for mode in ("pixels", "state"):
+        if mode == "pixels" and config.env.frame_size < 36:
+            out["ppo_pixels_same_budget"] = {"skipped": "frames under 36 pixels are too small for SB3's NatureCNN"}
+            continue
+        saved = folder / f"ppo_{mode}_{budget}.zip"  # SB3's own archive, made here: a cache, never shipped
+        if saved.exists():
+            model, info = PPO.load(saved, device=config.device), {"env_steps": budget, "cached": str(saved)}
+        else:
+            model, info = train_baseline(config, mode, folder, budget)
+            model.save(saved)
+        result = evaluate_baseline(config, model, mode, episodes, EVAL_SEED_BASE)
+        out[f"ppo_{mode}_same_budget"] = {**result, **info, "task_input": "the env's task one-hot (no language)"}
+    return out
+
+
+def _env_steps(run: RunLayout, train_metrics: dict) -> dict:
+    """Environment steps each policy consumed in training (demonstrations count: the desk ran them)."""
+    from agent.rl.demos import demo_steps
+
+    imitation = demo_steps(run.rl / "demos") + sum(demo_steps(f) for f in run.rl.glob("dagger_*"))
+    ppo = int(train_metrics.get("ppo", {}).get("env_steps") or 0)
+    return {"imitation_only": imitation, "agent": imitation + ppo, "ppo_layer": ppo}
+
+
+def plot_success_vs_steps(steps: dict, shipped: dict, baselines: dict, path: Path) -> Path:
+    """Success (mean over tasks, held-out layouts) against the environment steps spent in training."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    points = [("imitation only (demos + DAgger)", steps["imitation_only"],
+               baselines.get("imitation_only", {}).get("success_mean")),
+              ("agent: imitation + PPO layer", steps["agent"], shipped["success_mean"])]
+    for name in ("ppo_pixels_same_budget", "ppo_state_same_budget"):
+        if "success_mean" in baselines.get(name, {}):
+            points.append((name.replace("_same_budget", "").replace("_", " ") + " (from scratch)",
+                           baselines[name]["env_steps"], baselines[name]["success_mean"]))
+    for (label, x, y), marker in zip(points, "osv^"):
+        if x and y is not None:
+            ax.scatter([x], [100 * y], marker=marker, s=60, label=label)
+    for name, style in (("scripted_expert", "--"), ("random_actions", ":")):
+        if name in baselines:
+            ax.axhline(100 * baselines[name]["success_mean"], linestyle=style, color="grey",
+                       label=name.replace("_", " "))
+    ax.set_xscale("log")
+    ax.set_xlabel("environment steps used in training (log)")
+    ax.set_ylabel("success, % (held-out layouts, validation phrasings)")
+    ax.set_ylim(-3, 103)
+    ax.legend(fontsize=7, loc="center right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _read_json(path: Path) -> dict:
