@@ -112,16 +112,16 @@ def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module], opt: torch.
 
 
 class GracefulInterrupt:
-    """Defer Ctrl-C to the end of the training step in flight.
+    """Defer Ctrl-C (SIGINT) and SIGTERM to the end of the training step in flight.
 
-    The first SIGINT sets `requested`; the loop checkpoints at the next step boundary
-    (where model, optimizer and random state agree) and stops. A second SIGINT stops at
+    The first signal sets `requested`; the loop checkpoints at the next step boundary
+    (where model, optimizer and random state agree) and stops. A second signal stops at
     once. Outside the main thread signals cannot be caught, and this does nothing.
     """
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self._previous: dict = {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -133,11 +133,11 @@ class GracefulInterrupt:
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc) -> None:
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)

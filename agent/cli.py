@@ -125,7 +125,7 @@ def _check_device(device: str) -> None:
 
 
 def _not_built(what: str, issue: str) -> None:
-    raise UserError(f"{what} is not built yet ({issue}); the attention and RL stages come later, "
+    raise UserError(f"{what} is not built yet ({issue}); the attention stage comes later, "
                     "everything else works (`saccade --help`)")
 
 
@@ -136,7 +136,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _agent_demo(args: argparse.Namespace) -> int:
-    from agent.command import SHIPPED, CommandSession, command_config
+    from agent.command import CommandSession, command_config
     from agent.runner import Film
 
     if args.narrator == "labeller":
@@ -145,7 +145,7 @@ def _agent_demo(args: argparse.Namespace) -> int:
     if not commands:
         raise UserError("--commands holds no command")
     config = _config(args)
-    models = Path(args.run_dir) if args.run_dir else SHIPPED
+    models = _models(args)
     config = command_config(config, models)
     film = Film(config.demo.width, config.demo.height, config.demo.fps)
     _one_thread()
@@ -156,7 +156,8 @@ def _agent_demo(args: argparse.Namespace) -> int:
         print(f"the agent in {models}, seed {config.seed}: {len(commands)} commands in one scene", flush=True)
         for i, text in enumerate(commands):
             print(f'> "{text}"', flush=True)
-            _one_command(session, text, fresh_scene=i == 0)
+            with _data_errors():
+                _one_command(session, text, fresh_scene=i == 0)
             outcomes.append(session.last)
     finally:
         session.close()
@@ -183,16 +184,15 @@ def _expert_demo(args: argparse.Namespace) -> int:
     _one_thread()
     with _data_errors(), _no_display():
         if args.narrator == "learned":
-            narrator, perception = _learned_narrator(config)
+            narrator, perception = _learned_narrator(args)
         from envs.instructions import phrasings
 
-        result = run_demo(config, ExpertActor(), [(task, phrasings(task)[0])], args.out, gui=args.gui,
-                          narrator=narrator, perception=perception, on_narration=_print_line)
-    episode = result.episodes[0]
+        episode, video = run_demo(config, ExpertActor(), task, phrasings(task)[0], args.out, gui=args.gui,
+                                  narrator=narrator, perception=perception, on_narration=_print_line)
     if episode.success:
-        print(f"success at step {episode.success_step}; {episode.steps} steps filmed; video: {result.video}")
+        print(f"success at step {episode.success_step}; {episode.steps} steps filmed; video: {video}")
     else:
-        print(f"FAILED: no success in {episode.steps} steps; video: {result.video}")
+        print(f"FAILED: no success in {episode.steps} steps; video: {video}")
     return 0 if episode.success else 1
 
 
@@ -207,13 +207,24 @@ def _print_line(line) -> None:
     print(f"[step {line.step:3d} | {line.time_s:5.2f} s] {line.text}", flush=True)
 
 
-def _learned_narrator(config):
+def _models(args: argparse.Namespace) -> Path:
+    """The trained models to act with: --run-dir, or the agent that ships with saccade."""
+    from agent.shipping import SHIPPED
+
+    if args.run_dir:
+        return Path(args.run_dir)
+    if not (SHIPPED / "rl" / "policy.json").exists():
+        raise UserError(f"no shipped agent in {SHIPPED}: train one (`make train ship`) or pass --run-dir")
+    return SHIPPED
+
+
+def _learned_narrator(args: argparse.Namespace):
     from agent.language.narrator import load_narrator
     from agent.perception.encoder import load_encoder
     from agent.perception.features import PerceptionFeatures
     from agent.runs import RunLayout
 
-    run = RunLayout(config.run_dir)
+    run = RunLayout(_models(args))
     return load_narrator(run.narrator), PerceptionFeatures(load_encoder(run.encoder))
 
 
@@ -394,23 +405,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_command(args: argparse.Namespace) -> int:
-    from agent.command import SHIPPED, CommandSession, command_config
+    from agent.command import CommandSession, command_config
     from agent.runner import Film
 
-    config = _config(args)
-    models = Path(args.run_dir) if args.run_dir else SHIPPED
-    config = command_config(config, models)
     if args.out and not args.out.lower().endswith((".mp4", ".gif")):
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
+    config = _config(args)
+    models = _models(args)
+    config = command_config(config, models)
     film = Film(config.demo.width, config.demo.height, config.demo.fps) if args.out else None
     _one_thread()
     with _data_errors(), _no_display():
         session = CommandSession.open(models, config, seed=config.seed, gui=args.gui, film=film)
     try:
-        if args.text is not None:
-            status = _one_command(session, args.text, fresh_scene=True)
-        else:
-            status = _prompt(session)
+        with _data_errors():
+            status = _one_command(session, args.text, fresh_scene=True) if args.text is not None else _prompt(session)
     finally:
         session.close()
     if film is not None and film.frames:
@@ -487,7 +496,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     config = _config(args)
     with _data_errors():
         parser = load_or_train_command_parser(config)
-    result = parser.parse(args.text)
+        result = parser.parse(args.text)
     if args.json:
         print(json.dumps(result))
     elif "error" in result:

@@ -115,4 +115,7 @@ def command_config(config: RunConfig, models: str | Path) -> RunConfig:
     if not saved.exists():
         return config
     trained = load_config(saved)
+    if config.env != trained.env and config.env != load_config().env:
+        log.warning("the models were trained with other env settings (%s): using those, not this config's",
+                    saved)
     return replace(config, env=trained.env, rl=replace(config.rl, max_steps=trained.rl.max_steps))

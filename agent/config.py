@@ -270,6 +270,10 @@ class RLConfig:
                 raise ValueError(f"{name} must be positive")
         if self.ppo_steps < 0 or self.arm_noise < 0 or self.gaze_noise < 0 or self.dagger_rounds < 0:
             raise ValueError("ppo_steps, dagger_rounds, arm_noise and gaze_noise must not be negative")
+        # Layout seeds of demonstrations, DAgger rounds, PPO and evaluation live in separate bands
+        # (agent.rl.demos, agent.rl.env, agent.rl.evaluate): these limits keep them apart.
+        if self.demos_per_task * len(self.tasks or ALL_TASKS) >= 100_000 or self.dagger_rounds > 9:
+            raise ValueError("at most 99,999 demonstration episodes per round and 9 DAgger rounds")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError("hidden must be a non-empty list of positive widths")
 

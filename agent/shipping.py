@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ MAX_MB = 25.0
 
 def _files(run: RunLayout) -> list[Path]:
     files = [run.encoder / "encoder.json", run.encoder / "encoder.safetensors",
-             *sorted(run.commands.glob("*.json")), *sorted(run.commands.glob("*.safetensors")),
+             run.commands / "config.json", run.commands / "weights.safetensors",
              run.narrator / "narrator.json", run.narrator / "narrator.safetensors", run.narrator / "tokenizer.json",
              run.rl / "policy.json", run.rl / "policy.safetensors", run.rl / "config.yaml"]
     missing = [str(f) for f in files if not f.exists()]
@@ -40,6 +39,7 @@ def ship(run_dir: str | Path, dest: Path = SHIPPED, eval_json: Path | None = Non
     size_mb = sum(f.stat().st_size for f in files) / 2 ** 20
     if size_mb > MAX_MB:
         raise ValueError(f"the models take {size_mb:.1f} MB, more than the {MAX_MB} MB a shipped agent may")
+    figures = json.loads(Path(eval_json).read_text()) if eval_json is not None else None  # before anything is deleted
     if dest.exists():
         shutil.rmtree(dest)
     for f in files:
@@ -53,14 +53,12 @@ def ship(run_dir: str | Path, dest: Path = SHIPPED, eval_json: Path | None = Non
         except (FileNotFoundError, json.JSONDecodeError):
             continue
         stage_times[stage] = _wall(metrics)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip() or None
     manifest = {"trained_with": "saccade train all --config configs/default.yaml", "run": str(run.root),
-                "seed": json.loads((run.rl / "policy.json").read_text()).get("seed"), "commit": commit,
+                "seed": json.loads((run.rl / "policy.json").read_text()).get("seed"),
+                "commit": json.loads((run.rl / "policy.json").read_text()).get("commit"),
                 "stage_wall_time_s": stage_times, "size_mb": round(size_mb, 2),
                 "files": [str(f.relative_to(run.root)) for f in files]}
-    if eval_json is not None:
-        figures = json.loads(Path(eval_json).read_text())
+    if figures is not None:
         manifest["evaluation"] = {"command": "saccade eval agent --json", "file": str(eval_json),
                                   **{k: figures.get(k) for k in ("success_mean", "success_min", "chain_average",
                                                                  "hacked_fraction", "latency_ms", "baselines")}}
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         manifest = ship(args.run_dir, eval_json=Path(args.eval) if args.eval else None)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError) as e:  # a bad --eval file, too (JSONDecodeError is a ValueError)
         print(f"ship: error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(manifest, indent=2))

@@ -1,5 +1,4 @@
-"""The training stages, in order: one registry that `saccade train`, `saccade train all` and
-`saccade eval` all read.
+"""The training stages, in order: one registry that `saccade train` and `saccade train all` read.
 
 Each stage reads the artifacts of the stages it needs from one run folder (agent.runs) and
 writes its own. `run_stage` does what every stage shares: it checks that the stages it needs
@@ -31,8 +30,7 @@ class Stage:
     name: str
     needs: tuple[str, ...]  # stages whose artifacts this one reads
     train: Callable[[RunConfig, RunLayout, bool, bool], dict] | None  # None: not built yet
-    done_marker: str  # the file in the stage's folder that says it finished
-    evaluations: tuple[str, ...] = ()  # what `saccade eval` measures of it
+    done_marker: str  # the file, under the run folder, that says the stage finished
     on_interrupt: str = "a checkpoint was saved: run again with --resume"
 
 
@@ -72,12 +70,11 @@ def _rl(config: RunConfig, run: RunLayout, resume: bool, progress: bool) -> dict
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("collect", (), _collect, "collect/metrics.json", on_interrupt="run the same command again: finished chunks are kept"),
-    Stage("encoder", ("collect",), _encoder, "encoder/encoder.json", ("encoder",)),
-    Stage("capsules", ("collect",), _capsules, "capsules/capsules.json", ("capsules",)),
-    Stage("language", ("collect", "encoder"), _language, "language/reward/reward.json",
-          ("commands", "narrator", "reward")),
-    Stage("attention", ("encoder", "rl"), None, "attention/attention.json", ("attention",)),
-    Stage("rl", ("encoder", "language"), _rl, "rl/policy.json", ("agent",)),
+    Stage("encoder", ("collect",), _encoder, "encoder/encoder.json"),
+    Stage("capsules", ("collect",), _capsules, "capsules/capsules.json"),
+    Stage("language", ("collect", "encoder"), _language, "language/reward/reward.json"),
+    Stage("attention", ("encoder", "rl"), None, "attention/attention.json"),
+    Stage("rl", ("encoder", "language"), _rl, "rl/policy.json"),
 )}
 # `train all` runs the built stages in this order.
 ORDER = ("collect", "encoder", "capsules", "language", "rl", "attention")
@@ -88,7 +85,7 @@ def is_done(config: RunConfig, name: str) -> bool:
 
 
 def run_stage(config: RunConfig, name: str, *, resume: bool = False, progress: bool = False) -> dict:
-    """Train one stage into the run folder; returns its metrics (also written to metrics.json)."""
+    """Train one stage into the run folder; writes its metrics to metrics.json and returns their summary."""
     if name not in STAGES:
         raise StageError(f"unknown stage {name!r}; stages: {', '.join(ORDER)}")
     stage = STAGES[name]

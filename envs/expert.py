@@ -107,8 +107,9 @@ class ScriptedExpert:
             carrying = ("lift", "carry over drawer", "lower into drawer", "carry to table", "lower to table")
             if name in carrying and dropped:
                 self._go("reach block")
-            elif name in ("reach block", "lower to block", "grasp") and held and self.steps_in_phase == 0:
-                self._go("lift")
+            elif held and (name in ("reach block", "lower to block")
+                           or (name == "grasp" and self.steps_in_phase >= self.phases[self.index].min_steps)):
+                self._go("lift")  # the block is already in hand: reaching for it again would drop it
             elif name == "lower to block" and xy_far(block, 0.04):
                 self._go("reach block")
         elif t.id == "open_drawer":

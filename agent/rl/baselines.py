@@ -50,7 +50,7 @@ class _TaskChannel(gym.ObservationWrapper):
         return {**obs, "frame": frame}
 
 
-def _make(config: RunConfig, mode: str, seed: int):
+def _make(config: RunConfig, mode: str):
     def make():
         import torch
 
@@ -74,7 +74,7 @@ def train_baseline(config: RunConfig, mode: str, out_dir: Path, steps: int) -> t
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     n = config.rl.ppo_envs
-    vec = SubprocVecEnv([_make(config, mode, i) for i in range(n)], start_method="spawn")
+    vec = SubprocVecEnv([_make(config, mode) for _ in range(n)], start_method="spawn")
     try:
         model = PPO(MODES[mode][1], vec, n_steps=config.rl.ppo_n_steps, batch_size=min(256, config.rl.ppo_n_steps * n),
                     seed=config.seed, device=config.device, tensorboard_log=str(out_dir / "tb"), verbose=0)
@@ -89,7 +89,7 @@ def train_baseline(config: RunConfig, mode: str, out_dir: Path, steps: int) -> t
 
 
 def evaluate_baseline(config: RunConfig, model, mode: str, episodes: int, seed_base: int) -> dict:
-    env = _make(config, mode, 0)()
+    env = _make(config, mode)()
     per_task = {}
     try:
         for task in config.rl.task_list():

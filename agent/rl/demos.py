@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +88,15 @@ def _collect_part(args) -> tuple[Path, int, int]:
     config, part_path, episodes, policy_folder = args
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one process per core
+    try:
+        return _collect_episodes(config, part_path, episodes, policy_folder)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _collect_episodes(config: RunConfig, part_path: Path, episodes: list[int], policy_folder) -> tuple[Path, int, int]:
     from agent.perception.encoder import load_encoder
     from agent.runs import RunLayout
     from envs.desk_env import DeskEnv
@@ -123,10 +131,36 @@ def _collect_part(args) -> tuple[Path, int, int]:
     return part_path, len(episodes), int(sum(p["success"][0] for p in parts))
 
 
+def _fingerprint(config: RunConfig, policy_folder: Path | None) -> dict:
+    """What the stored rows depend on: parts made otherwise must not be mixed in."""
+    import hashlib
+
+    from agent.runs import RunLayout
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+    cfg = config.rl
+    return {"seed": config.seed, "env": asdict(config.env), "encoder": digest(RunLayout(config.run_dir).encoder /
+                                                                              "encoder.safetensors"),
+            "policy": digest(Path(policy_folder) / "policy.safetensors") if policy_folder else None,
+            "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
+                   "max_steps": cfg.max_steps}}
+
+
 def collect_demos(config: RunConfig, folder: Path, episodes: range, *, policy_folder: Path | None = None,
                   progress: bool = False, part_size: int = 18) -> dict:
     """Collect the given episode numbers into folder (parts already there are kept: resume)."""
+    import json
+
+    from agent.data.format import DataError
+
     folder.mkdir(parents=True, exist_ok=True)
+    manifest, fingerprint = folder / "demos.json", _fingerprint(config, policy_folder)
+    if manifest.exists() and json.loads(manifest.read_text()) != fingerprint:
+        raise DataError(f"{folder}: holds demonstrations made with another encoder, policy or settings; "
+                        "delete it (or the run's rl folder) to make them again")
+    manifest.write_text(json.dumps(fingerprint, indent=2))
     for stale in folder.glob("*.tmp.npz"):
         stale.unlink()
     jobs = []

@@ -24,12 +24,15 @@ import numpy as np
 import torch
 
 from agent.config import RunConfig
-from agent.language.embedding import embed_texts
 from agent.rl.demos import start_action
+from agent.rl.imitation import training_commands
 from agent.rl.policy import ACTION_DIM
 from agent.runs import RunLayout
-from envs.instructions import TRAIN, phrasings
+from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS, TASK_INDEX
+
+
+PPO_SEED_BASE, PPO_SEEDS = 3_000_000, 1_000_000  # RL layouts: apart from demonstrations and evaluation
 
 
 class CommandEnv(gym.Env):
@@ -50,9 +53,8 @@ class CommandEnv(gym.Env):
                              max_episode_steps=self.cfg.max_steps)
         self.desk = DeskEnv(env_config)
         self.mean, self.std = feature_mean.astype(np.float32), feature_std.astype(np.float32)
-        n = len(next(iter(TRAIN.values())))
-        self.texts = [list(phrasings(t)[:n]) for t in ALL_TASKS]
-        self.commands = torch.stack([embed_texts(ts) for ts in self.texts])  # (tasks, phrasings, 384)
+        self.texts = [phrasings(t) for t in ALL_TASKS]
+        self.commands = training_commands()  # (tasks, phrasings, 384)
         if self.reward_model is not None:
             with torch.no_grad():
                 self.command_vectors = self.reward_model.text_embedding(self.commands)
@@ -74,7 +76,7 @@ class CommandEnv(gym.Env):
         super().reset(seed=seed)
         self.task_index = self.task_indices[int(self.np_random.integers(len(self.task_indices)))]
         self.phrasing = int(self.np_random.integers(self.commands.shape[1]))
-        layout_seed = int(self.np_random.integers(2 ** 31 - 1))
+        layout_seed = PPO_SEED_BASE + int(self.np_random.integers(PPO_SEEDS))
         obs, info = self.desk.reset(seed=layout_seed, options={"task": ALL_TASKS[self.task_index]})
         self.prev = start_action(obs["gaze"])
         features = self.perception(obs)

@@ -70,14 +70,14 @@ def _judge(reward, first: np.ndarray, last: np.ndarray, task: Task) -> bool | No
 
     from agent.language.reward_training import command_vectors
 
-    vectors = _judge.cache.setdefault(id(reward), command_vectors(reward))
+    if not hasattr(reward, "command_vectors"):
+        reward.command_vectors = command_vectors(reward)  # once per model: 18 tasks x 4 phrasings
+    vectors = reward.command_vectors
     with torch.no_grad():
         clip = reward.clip_embedding(torch.from_numpy(first)[None], torch.from_numpy(last)[None])[0]
     scores = {t: float(clip @ v) for t, v in vectors.items()}
     return max(scores, key=scores.get) == task
 
-
-_judge.cache = {}
 
 
 def _run(env, actor, perception, reward, task: Task, command: str, obs: dict, max_steps: int) -> tuple[dict, dict]:
@@ -111,6 +111,7 @@ def _chains_job(args) -> list[int]:
 
     config, policy_folder, seeds = args
     env, actor, perception, reward = _open(config, policy_folder, {})
+    trained = set(config.rl.task_list())
     done = []
     try:
         for seed in seeds:
@@ -118,7 +119,9 @@ def _chains_job(args) -> list[int]:
             obs, _ = env.reset(seed=seed)
             completed = 0
             for i in range(CHAIN_LENGTH):
-                offered = offered_tasks(env.state())
+                offered = [t for t in offered_tasks(env.state()) if t in trained]
+                if not offered:
+                    break
                 task = offered[int(rng.integers(len(offered)))]
                 obs, _ = env.begin_task(task)
                 commands = phrasings(task, "validation")
@@ -236,13 +239,13 @@ def evaluate_agent(config: RunConfig, run_dir: Path | str, *, progress: bool = F
         "success_per_task": shipped["success_per_task"],
         "success_min": shipped["success_min"],
         **chain,
-        "baselines": {**baselines, **train_metrics.get("baselines", {})},
+        "baselines": baselines,
         "ablations": ablations,
         "latency_ms": latency_ms(config, run.rl),
         "hacked_fraction": shipped.get("hacked_fraction"),
         "missed_fraction": shipped.get("missed_fraction"),
         "hacking_rule": "the learned reward 'says done' when, for the clip (first, last step), the command's task "
-                        "scores highest of the 18 tasks' validation commands",
+                        "scores highest of all 18 tasks' validation commands",
         "rl_env_steps_per_s": train_metrics.get("ppo", {}).get("env_steps_per_s"),
         "seeds": {"training": [config.seed], "eval_layouts": f"{EVAL_SEED_BASE}..{EVAL_SEED_BASE + episodes - 1}"},
         "episodes_per_task": episodes,
@@ -334,7 +337,7 @@ def _read_json(path: Path) -> dict:
 
 
 def format_agent_metrics(m: dict) -> str:
-    lines = [f"success (mean over 18 tasks, validation phrasings): {m['success_mean']:.1%}  "
+    lines = [f"success (mean over {len(m['success_per_task'])} tasks, validation phrasings): {m['success_mean']:.1%}  "
              f"(lowest task {m['success_min']:.1%})"]
     for name, b in m["baselines"].items():
         if isinstance(b, dict) and "success_mean" in b:

@@ -7,6 +7,7 @@ validation wordings stay unseen. Loss: mean squared error on all seven action nu
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +45,11 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
         policy.fit_normaliser(demos["features"])
     # A few episodes held out to watch for overfitting (the rest train).
     episodes = np.unique(demos["episode"])
-    held = set(rng.choice(episodes, size=max(1, len(episodes) // 20), replace=False).tolist())
+    n_held = len(episodes) // 20 if len(episodes) > 1 else 0
+    held = set(rng.choice(episodes, size=max(1, n_held), replace=False).tolist()) if len(episodes) > 1 else set()
     is_val = np.isin(demos["episode"], list(held))
     train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.bc_lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.bc_steps)
 
     def batch_inputs(rows: np.ndarray) -> torch.Tensor:
         which = torch.randint(commands.shape[1], (len(rows),), generator=gen)
@@ -57,17 +58,16 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
     run = TrainingRun(out_dir, name="imitation", total_steps=cfg.bc_steps, modules={"policy": policy}, optimizer=opt,
                       torch_gen=gen, rng=rng, resume=resume, progress=progress, log_every=100,
                       checkpoint_every=max(500, cfg.bc_steps // 4))
-    for _ in range(run.start_step):
-        sched.step()
     policy.train()
     with run:
         for step in range(run.start_step, cfg.bc_steps):
+            for group in opt.param_groups:  # cosine schedule, from the step alone: a resumed run agrees
+                group["lr"] = cfg.bc_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.bc_steps))
             rows = train_rows[rng.integers(len(train_rows), size=cfg.bc_batch_size)]
             loss = F.mse_loss(policy(batch_inputs(rows)), labels[rows])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
             scalars = {"loss": loss.item()}
             if (step + 1) % run.log_every == 0 and len(val_rows):
                 with torch.no_grad():

@@ -24,7 +24,7 @@ from agent.rl.policy import AgentPolicy
 log = logging.getLogger(__name__)
 
 
-def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray, rank: int):
+def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray):
     def make():
         from stable_baselines3.common.monitor import Monitor
 
@@ -63,7 +63,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / "checkpoints"
     mean, std = policy.feature_mean.numpy(), policy.feature_std.numpy()
-    makers = [_make_env(config, mean, std, i) for i in range(cfg.ppo_envs)]
+    makers = [_make_env(config, mean, std) for _ in range(cfg.ppo_envs)]
     vec = SubprocVecEnv(makers, start_method="spawn") if cfg.ppo_envs > 1 else DummyVecEnv(makers)
     try:
         last = _latest_zip(ckpt_dir) if resume else None
@@ -89,9 +89,8 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
             try:
                 model.learn(cfg.ppo_steps - done, callback=callbacks, reset_num_timesteps=last is None,
                             tb_log_name="ppo", progress_bar=progress)
-            except KeyboardInterrupt:
+            finally:  # the end of the run (or where Ctrl-C stopped it) is where a resume starts
                 model.save(ckpt_dir / f"ppo_{model.num_timesteps}_steps")
-                raise
         wall = time.perf_counter() - start
         success = [float(x) for x in model.ep_success_buffer]
         metrics = {"env_steps": int(model.num_timesteps), "wall_time_s": round(wall, 1),

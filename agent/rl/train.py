@@ -1,8 +1,9 @@
-"""`saccade train rl`: the acting agent, in three steps, each resumable.
+"""`saccade train rl`: the acting agent, in steps, each resumable.
 
 1. demonstrations: scripted-expert episodes with DART noise (rl/demos/);
-2. imitation: behaviour cloning on them (rl/imitation/: the imitation-only policy, kept as a
-   baseline);
+2. imitation: behaviour cloning on them (rl/imitation_round0/), then `rl.dagger_rounds` rounds
+   of DAgger: the policy acts, the expert labels (rl/dagger_N/), the policy is cloned again on
+   everything; the last round's policy is rl/imitation/ (the imitation-only baseline);
 3. the thin RL layer: PPO fine-tunes the policy on the learned reward (rl/ppo/).
 The shipped policy is rl/policy.safetensors + rl/policy.json.
 """
@@ -22,7 +23,8 @@ from agent.runs import RunLayout
 DAGGER_EPISODE_OFFSET = 100_000  # episode numbers (and so layouts) of DAgger round r start at r times this
 
 
-def _commit() -> str | None:
+def git_commit() -> str | None:
+    """The code's commit, recorded beside trained models (None outside a git checkout)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).parent)
@@ -33,6 +35,9 @@ def _commit() -> str | None:
 
 def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, progress: bool = False) -> dict:
     cfg = config.rl
+    if not resume and (run.rl / "demos").exists():
+        raise FileExistsError(f"{run.rl} already holds a run; pass --resume to continue it or choose another "
+                              "run folder")
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     n_episodes = cfg.demos_per_task * len(cfg.task_list())
@@ -67,5 +72,5 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
         policy, ppo = finetune(config, policy, run.rl / "ppo", resume=resume, progress=progress)
         times["ppo_s"] = round(time.perf_counter() - t0, 1)
     save_policy(policy, run.rl, {"stage": "imitation + ppo" if cfg.ppo_steps > 0 else "imitation", "seed": config.seed,
-                                 "commit": _commit(), "times": times})
+                                 "commit": git_commit(), "times": times})
     return {"demonstrations": demos, "imitation": rounds, "ppo": ppo, "times": times}

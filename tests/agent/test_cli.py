@@ -29,8 +29,10 @@ def test_help(sub, capsys):
         (["train", "attention"], "not built yet"),
         (["train", "rl", "--run-dir", "nowhere"], "the stage 'rl' needs encoder, language first"),
         (["train", "encoder", "--run-dir", "nowhere"], "the stage 'encoder' needs collect first"),
-        (["command", "open the drawer"], "not built yet"),
-        (["demo"], "not built yet"),
+        (["command", "open the drawer", "--run-dir", "nowhere"], "no encoder here"),
+        (["demo", "--run-dir", "nowhere"], "no encoder here"),
+        (["demo", "--commands", " ; "], "--commands holds no command"),
+        (["command", "open the drawer", "--out", "x.avi"], "must end in .mp4 or .gif"),
         (["demo", "--expert", "--task", "fly"], "unknown task 'fly'"),
         (["demo", "--expert", "--out", "x.avi"], "must end in .mp4 or .gif"),
         (["eval", "expert", "--set", "env.fovea_size=big"], "env.fovea_size: expected int"),
@@ -139,7 +141,7 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     result = run_cli("demo", "--expert", "--task", "open_drawer", "--narrator", "learned", "--out", str(video), *common)
     assert result.returncode in (0, 1), result.stderr  # the expert's success is not what is tested here
     events = json.loads((tmp_path / "learned.events.json").read_text())
-    assert events["narrator"] == "learned" and events["labeller"]
+    assert events["narrator"] == "learned" and events["commands"][0]["task"] == "open_drawer"
 
 
 def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):

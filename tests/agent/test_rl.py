@@ -60,6 +60,18 @@ def test_the_task_one_hot_never_reaches_the_policy(tiny_run):
         env.close()
 
 
+def test_perception_wrapper_gives_the_features_and_drops_the_task(make_env):
+    from agent.perception.encoder import EncoderSpec, GlimpseEncoder
+    from agent.perception.features import PerceptionWrapper, feature_dim
+
+    encoder = GlimpseEncoder(EncoderSpec([8], 8))
+    env = PerceptionWrapper(make_env(obs_mode="glimpse", active_gaze=True), encoder)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (feature_dim(encoder),) == env.observation_space.shape
+    obs2, *_ = env.step(env.action_space.sample())
+    assert np.isfinite(obs2).all()
+
+
 def test_policy_save_load_round_trip_and_bad_files(tmp_path):
     from agent.rl.policy import AgentPolicy, PolicySpec, load_policy, save_policy
     from agent.weights import WeightsError
