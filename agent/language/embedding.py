@@ -59,8 +59,15 @@ def _load_minilm():
 def _embed_one(text: str) -> torch.Tensor:
     tokenizer, model = _load_minilm()
     batch = tokenizer([text], truncation=True, max_length=128, return_tensors="pt")
-    with torch.no_grad():
-        hidden = model(**batch).last_hidden_state[0]
+    # One thread, always: the last bits of a matrix product depend on the thread count, and a
+    # model trained on these vectors must get the same ones in every process (and resume).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            hidden = model(**batch).last_hidden_state[0]
+    finally:
+        torch.set_num_threads(threads)
     mask = batch["attention_mask"][0].unsqueeze(-1).to(hidden.dtype)
     return F.normalize((hidden * mask).sum(0) / mask.sum(), dim=-1)
 

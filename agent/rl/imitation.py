@@ -32,6 +32,9 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
                     resume: bool = False, progress: bool = False) -> tuple[AgentPolicy, dict]:
     """Fit (or, given `policy`, go on fitting) the policy on the demonstrations."""
     cfg = config.rl
+    # Embed first: loading MiniLM (the first time in a process) draws from torch's global random
+    # state, and the policy's initial weights must not depend on what ran before in the process.
+    commands = training_commands()
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -39,7 +42,6 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
     prev = torch.from_numpy(demos["prev_action"])
     labels = torch.from_numpy(demos["label"])
     tasks = torch.from_numpy(demos["task"].astype(np.int64))
-    commands = training_commands()
     if policy is None:
         policy = AgentPolicy(PolicySpec(feature_dim=feats.shape[1], hidden=list(cfg.hidden)))
         policy.fit_normaliser(demos["features"])
