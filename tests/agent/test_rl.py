@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from agent.config import load_config
 from agent.runs import RunLayout
 
 

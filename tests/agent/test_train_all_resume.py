@@ -6,7 +6,6 @@ continues rather than replays.)"""
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
