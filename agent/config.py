@@ -241,6 +241,7 @@ class RLConfig:
     # reaches, and the policy is cloned again on everything so far.
     dagger_rounds: int = 1
     hidden: list[int] = field(default_factory=lambda: [256, 256])  # the policy's MLP
+    prev_action: bool = False  # the policy also reads its previous action (off: it learned to copy it)
     bc_steps: int = 6000  # gradient steps of behaviour cloning
     bc_batch_size: int = 512
     bc_lr: float = 1e-3

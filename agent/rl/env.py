@@ -3,7 +3,7 @@ learned language reward.
 
 Each episode draws a task and one of its training phrasings. The observation is a plain
 vector, computed once per step with perception frozen (agent.perception.features):
-[normalised perception features | previous action | MiniLM embedding of the command] - what
+[normalised perception features | (previous action) | MiniLM embedding of the command] - what
 agent.rl.policy reads. The task one-hot and the privileged state never appear in it.
 
 Reward (RLConfig.reward):
@@ -38,7 +38,7 @@ PPO_SEED_BASE, PPO_SEEDS = 3_000_000, 1_000_000  # RL layouts: apart from demons
 class CommandEnv(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, config: RunConfig, feature_mean: np.ndarray, feature_std: np.ndarray):
+    def __init__(self, config: RunConfig, feature_mean: np.ndarray, feature_std: np.ndarray, prev_action: bool):
         from agent.language.reward import load_reward
         from agent.perception.encoder import load_encoder
         from agent.perception.features import PerceptionFeatures
@@ -58,14 +58,16 @@ class CommandEnv(gym.Env):
         if self.reward_model is not None:
             with torch.no_grad():
                 self.command_vectors = self.reward_model.text_embedding(self.commands)
-        dim = len(self.mean) + ACTION_DIM + self.commands.shape[-1]
+        self.with_prev = prev_action
+        dim = len(self.mean) + (ACTION_DIM if prev_action else 0) + self.commands.shape[-1]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self.task_indices = [TASK_INDEX[t] for t in config.rl.task_list()]
 
     def _obs(self, features: np.ndarray) -> np.ndarray:
         command = self.commands[self.task_index, self.phrasing].numpy()
-        return np.concatenate([(features - self.mean) / self.std, self.prev, command]).astype(np.float32)
+        parts = [(features - self.mean) / self.std, *([self.prev] if self.with_prev else []), command]
+        return np.concatenate(parts).astype(np.float32)
 
     def _score(self, features: np.ndarray) -> float:
         with torch.no_grad():

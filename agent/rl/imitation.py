@@ -43,7 +43,8 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
     labels = torch.from_numpy(demos["label"])
     tasks = torch.from_numpy(demos["task"].astype(np.int64))
     if policy is None:
-        policy = AgentPolicy(PolicySpec(feature_dim=feats.shape[1], hidden=list(cfg.hidden)))
+        policy = AgentPolicy(PolicySpec(feature_dim=feats.shape[1], hidden=list(cfg.hidden),
+                                        prev_action=cfg.prev_action))
         policy.fit_normaliser(demos["features"])
     # A few episodes held out to watch for overfitting (the rest train).
     episodes = np.unique(demos["episode"])

@@ -1,12 +1,15 @@
 """The acting policy: perception features, the previous action and the command's words -> an action.
 
-    input  = [ normalised perception features (agent.perception.features) | previous action (7) |
-               MiniLM embedding of the command (384) ]
+    input  = [ normalised perception features (agent.perception.features) | previous action (7),
+               only with PolicySpec.prev_action | MiniLM embedding of the command (384) ]
     output = dx, dy, dz, gripper, gaze x, gaze y, zoom of the active desk, in [-1, 1]
 
 The command's embedding is the only task input: the env's task one-hot and the privileged
-state never reach the policy. The previous action is the short history that a phase switch
-needs (the gripper closed on the block: now lift). The network is a plain MLP whose layers
+state never reach the policy. The previous action is off by default: cloned with it, the
+policy learned to repeat its last action (the "copycat" form of causal confusion, de Haan
+et al. 2019) and, starting still, stayed still: 6.7% success against 80% on pressing the
+button. Proprioception already says what the last actions did (the hand's velocity, the
+fingers' width). The network is a plain MLP whose layers
 are laid out like stable-baselines3's MlpPolicy (`net`, then `head`), so that PPO can
 start from the imitation weights; the input normalisation lives outside it
 (`normalise`), fitted on the demonstrations and saved beside the weights.
@@ -35,10 +38,11 @@ class PolicySpec:
     feature_dim: int  # per-step perception features
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     text_dim: int = TEXT_DIM
+    prev_action: bool = False  # also read the previous action
 
     @property
     def input_dim(self) -> int:
-        return self.feature_dim + ACTION_DIM + self.text_dim
+        return self.feature_dim + (ACTION_DIM if self.prev_action else 0) + self.text_dim
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -68,7 +72,9 @@ class AgentPolicy(nn.Module):
 
     def inputs(self, features: torch.Tensor, prev_action: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
         """The flat input the MLP (and PPO's copy of it) reads."""
-        return torch.cat([self.normalise(features), prev_action, command], -1)
+        parts = [self.normalise(features), prev_action, command] if self.spec.prev_action else \
+            [self.normalise(features), command]
+        return torch.cat(parts, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Flat inputs -> unclipped action means (the env clips to [-1, 1], as PPO's Gaussian does)."""

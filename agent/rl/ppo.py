@@ -24,13 +24,13 @@ from agent.rl.policy import AgentPolicy
 log = logging.getLogger(__name__)
 
 
-def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray):
+def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray, prev_action: bool):
     def make():
         from stable_baselines3.common.monitor import Monitor
 
         from agent.rl.env import CommandEnv
 
-        return Monitor(CommandEnv(config, mean, std))
+        return Monitor(CommandEnv(config, mean, std, prev_action))
     return make
 
 
@@ -63,7 +63,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / "checkpoints"
     mean, std = policy.feature_mean.numpy(), policy.feature_std.numpy()
-    makers = [_make_env(config, mean, std) for _ in range(cfg.ppo_envs)]
+    makers = [_make_env(config, mean, std, policy.spec.prev_action) for _ in range(cfg.ppo_envs)]
     vec = SubprocVecEnv(makers, start_method="spawn") if cfg.ppo_envs > 1 else DummyVecEnv(makers)
     try:
         last = _latest_zip(ckpt_dir) if resume else None
