@@ -82,7 +82,7 @@ def test_training_lowers_the_loss_and_writes_artifacts(run):
     losses = [h["loss"] for h in metrics["history"]]
     assert np.mean(losses[-2:]) < losses[0]
     out = run_dir / "enc_long"
-    assert (out / "encoder.safetensors").exists() and (out / "config.yaml").exists()
+    assert (out / "encoder.safetensors").exists() and (out / "encoder.json").exists()  # config.yaml: agent.stages
     assert list((out / "tb").iterdir())  # TensorBoard events
     assert (out / "checkpoints" / "latest").read_text() == "step_000030"
 
