@@ -33,7 +33,7 @@ def _files(run: RunLayout) -> list[Path]:
     return files
 
 
-def ship(run_dir: str | Path, dest: Path = SHIPPED, eval_json: Path | None = None) -> dict:
+def ship(run_dir: str | Path, dest: Path = SHIPPED, eval_json: Path | None = None, note: str | None = None) -> dict:
     run = RunLayout(run_dir)
     files = _files(run)
     size_mb = sum(f.stat().st_size for f in files) / 2 ** 20
@@ -58,6 +58,8 @@ def ship(run_dir: str | Path, dest: Path = SHIPPED, eval_json: Path | None = Non
                 "commit": json.loads((run.rl / "policy.json").read_text()).get("commit"),
                 "stage_wall_time_s": stage_times, "size_mb": round(size_mb, 2),
                 "files": [str(f.relative_to(run.root)) for f in files]}
+    if note:
+        manifest["note"] = note
     if figures is not None:
         manifest["evaluation"] = {"command": "saccade eval agent --json", "file": str(eval_json),
                                   **{k: figures.get(k) for k in ("success_mean", "success_min", "chain_average",
@@ -81,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agent.shipping", description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", help="the trained run folder, e.g. runs/default")
     p.add_argument("--eval", default=None, help="the agent's evaluation JSON to record beside the models")
+    p.add_argument("--note", default=None, help="how the run was made, where it differs from one `train all`")
     args = p.parse_args(argv)
     try:
-        manifest = ship(args.run_dir, eval_json=Path(args.eval) if args.eval else None)
+        manifest = ship(args.run_dir, eval_json=Path(args.eval) if args.eval else None, note=args.note)
     except (FileNotFoundError, ValueError) as e:  # a bad --eval file, too (JSONDecodeError is a ValueError)
         print(f"ship: error: {e}", file=sys.stderr)
         return 2
