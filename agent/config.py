@@ -238,8 +238,10 @@ class RLConfig:
     gaze_noise: float = 0.15  # std of the noise on the executed gaze (normalised units)
     workers: int = 2  # processes collecting demonstrations
     # DAgger rounds after the first cloning: the policy acts, the expert labels the states it
-    # reaches, and the policy is cloned again on everything so far.
-    dagger_rounds: int = 1
+    # reaches, and the policy is cloned again on everything so far. Off: with this expert, whose
+    # labels depend on its phase (a history) and not on the state alone, one round took the
+    # agent from 46% to 8% (docs/agent.md).
+    dagger_rounds: int = 0
     hidden: list[int] = field(default_factory=lambda: [256, 256])  # the policy's MLP
     prev_action: bool = False  # the policy also reads its previous action (off: it learned to copy it)
     bc_steps: int = 6000  # gradient steps of behaviour cloning
