@@ -18,7 +18,7 @@ STAGES = ("collect", "encoder", "capsules", "language", "rl", "attention", "all"
 EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
 BENCHES = ("env", "encoder")
 # What `saccade demo` (and `make demo`) asks the agent to do, one after another in one scene.
-DEMO_COMMANDS = ("open the drawer", "put the red block in the drawer", "press the button")
+DEMO_COMMANDS = ("open the drawer", "press the button", "close the drawer")
 
 
 class UserError(Exception):

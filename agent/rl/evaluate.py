@@ -303,7 +303,7 @@ def plot_success_vs_steps(steps: dict, shipped: dict, baselines: dict, path: Pat
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    points = [("imitation only (demos + DAgger)", steps["imitation_only"],
+    points = [("imitation only (demonstrations)", steps["imitation_only"],
                baselines.get("imitation_only", {}).get("success_mean")),
               ("agent: imitation + PPO layer", steps["agent"], shipped["success_mean"])]
     for name in ("ppo_pixels_same_budget", "ppo_state_same_budget"):
@@ -321,7 +321,7 @@ def plot_success_vs_steps(steps: dict, shipped: dict, baselines: dict, path: Pat
     ax.set_xlabel("environment steps used in training (log)")
     ax.set_ylabel("success, % (held-out layouts, validation phrasings)")
     ax.set_ylim(-3, 103)
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="center left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
