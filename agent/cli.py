@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from agent.config import ConfigError, load_config
+from agent.stages import ORDER
 
-STAGES = ("collect", "encoder", "capsules", "language", "rl", "attention", "all")
 EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
 BENCHES = ("env", "encoder")
 # What `saccade demo` (and `make demo`) asks the agent to do, one after another in one scene.
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
 
     p = sub.add_parser("train", help="run one training stage, or all of them in order")
-    p.add_argument("stage", choices=STAGES, help="the stage to run")
+    p.add_argument("stage", choices=(*ORDER, "all"), help="the stage to run")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--device", default=None, help="torch device for learning stages, e.g. cpu or cuda")
     p.add_argument("--run-dir", default=None, help="run folder (default: the config's run_dir)")
