@@ -1,6 +1,8 @@
-"""Success of one policy folder on 10 held-out layouts per task, validation phrasings.
+"""Success of one policy folder on held-out layouts (10 per task unless given), validation phrasings.
 
-    .venv/bin/python benchmarks/score_policy.py runs/default/rl [episodes]
+    .venv/bin/python benchmarks/score_policy.py runs/default/rl [episodes] [--fresh]
+
+--fresh scores on layouts from 7,000,000 on, which no choice of the recipe looked at.
 """
 
 import json
@@ -8,9 +10,12 @@ import sys
 from pathlib import Path
 
 from agent.config import load_config
-from agent.rl.evaluate import success_per_task
+from agent.rl.evaluate import EVAL_SEED_BASE, FRESH_SEED_BASE, success_per_task
 
 if __name__ == "__main__":
-    episodes = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    result = success_per_task(load_config("configs/default.yaml"), Path(sys.argv[1]), {}, episodes)
+    args = [a for a in sys.argv[1:] if a != "--fresh"]
+    episodes = int(args[1]) if len(args) > 1 else 10
+    base = FRESH_SEED_BASE if "--fresh" in sys.argv else EVAL_SEED_BASE
+    result = success_per_task(load_config("configs/default.yaml"), Path(args[0]), {}, episodes, seed_base=base)
+    result["seed_base"] = base
     print(json.dumps({"policy": sys.argv[1], **result}))
