@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.language.blind_command_sets import BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B
+from agent.language.blind_command_sets import (BLIND_PARAPHRASE_SET_C, BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B,
+                                               BLIND_REJECTION_SET_C)
 from agent.language.command_sets import (AMBIGUOUS_REPORT, AMBIGUOUS_TUNING, NEGATIVE_TRAIN, UNSUPPORTED_REPORT,
                                          UNSUPPORTED_TUNING, labelled_phrasings)
 from agent.language.text import task_text, words
@@ -19,7 +20,12 @@ from agent.language.text import task_text, words
 if TYPE_CHECKING:
     from agent.language.commands import Analysis, CommandParser, Decision
 
-GOALS = {"train_exact": 0.98, "validation_exact": 0.90, "rejection_rate": 0.90}
+GOALS = {"train_exact": 0.98, "validation_exact": 0.90, "rejection_rate": 0.90,
+         "paraphrase_exact_blind_set_c": 0.95, "rejection_rate_blind_set_c": 0.95}
+# Tasks that undo each other: a command mapped to its opposite is the worst mistake a parser can make.
+OPPOSITES = {"open_drawer": "close_drawer", "close_drawer": "open_drawer",
+             "push_block_left": "push_block_right", "push_block_right": "push_block_left",
+             "put_block_in_drawer": "take_block_out", "take_block_out": "put_block_in_drawer"}
 
 
 def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
@@ -39,14 +45,19 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
         return a, parser.decide(a, parser.thresholds)
 
     def labelled(split: str) -> dict[str, Any]:
-        rows, wrong, refused = labelled_phrasings(split), [], 0
+        return labelled_rows(labelled_phrasings(split))
+
+    def labelled_rows(rows) -> dict[str, Any]:
+        wrong, refused, opposite = [], 0, 0
         for text, task, block in rows:
             a, r = outcome(text)
             refused += r.reason is not None
+            opposite += r.task is not None and r.task == OPPOSITES.get(task)
             if (r.task, r.block) != (task, block):
                 wrong.append({"text": text, "expected": {"task": task, "block": block}, "got": r.as_dict(),
                               "similarity": round(a.similarity, 4), "probability": round(a.probability, 4)})
-        return {"n": len(rows), "exact": 1 - len(wrong) / len(rows), "refused": refused, "wrong": wrong}
+        return {"n": len(rows), "exact": 1 - len(wrong) / len(rows), "refused": refused, "opposite": opposite,
+                "wrong": wrong}
 
     def unsupported(texts: tuple[str, ...]) -> dict[str, Any]:
         by_reason: dict[str, int] = {}
@@ -68,17 +79,22 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
               "report_ambiguous_only": unsupported(AMBIGUOUS_REPORT),
               "fresh_report": unsupported(BLIND_REJECTION_SET_A),
               "fresh_report_2": unsupported(BLIND_REJECTION_SET_B),
-              "fresh_report_2_unseen": unsupported(unseen_commands(BLIND_REJECTION_SET_B))}
+              "fresh_report_2_unseen": unsupported(unseen_commands(BLIND_REJECTION_SET_B)),
+              "blind_set_c_paraphrases": labelled_rows(BLIND_PARAPHRASE_SET_C),
+              "blind_set_c_rejection": unsupported(BLIND_REJECTION_SET_C)}
     metrics = {"train_exact": splits["train"]["exact"], "validation_exact": splits["validation"]["exact"],
-               "rejection_rate": splits["fresh_report_2"]["rejection_rate"]}
+               "rejection_rate": splits["fresh_report_2"]["rejection_rate"],
+               "paraphrase_exact_blind_set_c": splits["blind_set_c_paraphrases"]["exact"],
+               "rejection_rate_blind_set_c": splits["blind_set_c_rejection"]["rejection_rate"]}
     return {**metrics, "rejection_rate_set": "blind_set_b",
             "rejection_rate_blind_set_a": splits["fresh_report"]["rejection_rate"],
             "rejection_rate_blind_set_b": splits["fresh_report_2"]["rejection_rate"],
+            "opposite_mappings": sum(splits[k]["opposite"] for k in ("train", "validation", "blind_set_c_paraphrases")),
             "threshold": asdict(parser.thresholds), "backend": parser.backend, "goals": dict(GOALS),
             "goals_met": {k: metrics[k] >= v for k, v in GOALS.items()},
             "rejection_by_set": {k: {"n": splits[k]["n"], "rejection_rate": splits[k]["rejection_rate"]}
                                  for k in ("tuning", "report", "fresh_report", "fresh_report_2",
-                                           "fresh_report_2_unseen")},
+                                           "fresh_report_2_unseen", "blind_set_c_rejection")},
             "splits": splits}
 
 
