@@ -46,30 +46,26 @@ def minilm_folder() -> Path:
 
 @lru_cache(maxsize=1)
 def _load_minilm():
-    """The tokenizer and model (loaded once per process: about a second)."""
-    folder = minilm_folder()
-    from transformers import AutoModel, AutoTokenizer
+    """The model (loaded once per process: about 0.1 s). Run by agent/language/minilm.py rather than
+    transformers' BertModel, whose import alone takes longer than a whole command should; the two give
+    the same numbers (tests/agent/test_minilm.py)."""
+    from agent.language.minilm import MiniLM
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    model = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True).eval()
-    return tokenizer, model
+    return MiniLM.load(minilm_folder())
 
 
 @lru_cache(maxsize=4096)
 def _embed_one(text: str) -> torch.Tensor:
-    tokenizer, model = _load_minilm()
-    batch = tokenizer([text], truncation=True, max_length=128, return_tensors="pt")
+    model = _load_minilm()
     # One thread, always: the last bits of a matrix product depend on the thread count, and a
     # model trained on these vectors must get the same ones in every process (and resume).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torch.no_grad():
-            hidden = model(**batch).last_hidden_state[0]
+        hidden = model(model.token_ids(text))
     finally:
         torch.set_num_threads(threads)
-    mask = batch["attention_mask"][0].unsqueeze(-1).to(hidden.dtype)
-    return F.normalize((hidden * mask).sum(0) / mask.sum(), dim=-1)
+    return F.normalize(hidden.mean(0), dim=-1)  # mean over the tokens: one text, so no padding to mask
 
 
 def embed_text(text: str) -> torch.Tensor:
