@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="run one training stage, or all of them in order")
     p.add_argument("stage", choices=(*ORDER, "all"), help="the stage to run")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="resume even though the settings differ from the checkpoint's (refused otherwise)")
     p.add_argument("--device", default=None, help="torch device for learning stages, e.g. cpu or cuda")
     p.add_argument("--run-dir", default=None, help="run folder (default: the config's run_dir)")
     _add_config_args(p)
@@ -393,7 +395,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             with _data_errors():
                 # `train all` always continues what an interrupted run left: running it again is the resume
-                metrics = run_stage(config, stage, resume=args.resume or everything, progress=sys.stderr.isatty())
+                metrics = run_stage(config, stage, resume=args.resume or everything, progress=sys.stderr.isatty(),
+                                    allow_config_change=args.allow_config_change)
         except StageError as e:
             raise UserError(str(e)) from None
         except KeyboardInterrupt:

@@ -84,7 +84,8 @@ def is_done(config: RunConfig, name: str) -> bool:
     return (Path(config.run_dir) / STAGES[name].done_marker).exists()
 
 
-def run_stage(config: RunConfig, name: str, *, resume: bool = False, progress: bool = False) -> dict:
+def run_stage(config: RunConfig, name: str, *, resume: bool = False, progress: bool = False,
+              allow_config_change: bool = False) -> dict:
     """Train one stage into the run folder; writes its metrics to metrics.json and returns their summary."""
     if name not in STAGES:
         raise StageError(f"unknown stage {name!r}; stages: {', '.join(ORDER)}")
