@@ -11,17 +11,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.language.blind_command_sets import (BLIND_PARAPHRASE_SET_C, BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B,
-                                               BLIND_REJECTION_SET_C)
-from agent.language.command_sets import (AMBIGUOUS_REPORT, AMBIGUOUS_TUNING, NEGATIVE_TRAIN, UNSUPPORTED_REPORT,
-                                         UNSUPPORTED_TUNING, labelled_phrasings)
+from agent.language.blind_command_sets import (BLIND_PARAPHRASE_SET_C, BLIND_PARAPHRASE_SET_E, BLIND_REJECTION_SET_A,
+                                               BLIND_REJECTION_SET_B, BLIND_REJECTION_SET_C, BLIND_REJECTION_SET_E)
+from agent.language.command_sets import (AMBIGUOUS_REPORT, AMBIGUOUS_TUNING, DEV_PARAPHRASE_SET_D, DEV_REJECTION_SET_D,
+                                         NEGATIVE_TRAIN, UNSUPPORTED_REPORT, UNSUPPORTED_TUNING, labelled_phrasings)
 from agent.language.text import task_text, words
 
 if TYPE_CHECKING:
     from agent.language.commands import Analysis, CommandParser, Decision
 
 GOALS = {"train_exact": 0.98, "validation_exact": 0.90, "rejection_rate": 0.90,
-         "paraphrase_exact_blind_set_c": 0.95, "rejection_rate_blind_set_c": 0.95}
+         "paraphrase_exact_blind_set_c": 0.95, "rejection_rate_blind_set_c": 0.95,
+         "paraphrase_exact_blind_set_e": 0.95, "rejection_rate_blind_set_e": 0.95}
 # Tasks that undo each other: a command mapped to its opposite is the worst mistake a parser can make.
 OPPOSITES = {"open_drawer": "close_drawer", "close_drawer": "open_drawer",
              "push_block_left": "push_block_right", "push_block_right": "push_block_left",
@@ -81,15 +82,24 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
               "fresh_report_2": unsupported(BLIND_REJECTION_SET_B),
               "fresh_report_2_unseen": unsupported(unseen_commands(BLIND_REJECTION_SET_B)),
               "blind_set_c_paraphrases": labelled_rows(BLIND_PARAPHRASE_SET_C),
-              "blind_set_c_rejection": unsupported(BLIND_REJECTION_SET_C)}
+              "blind_set_c_rejection": unsupported(BLIND_REJECTION_SET_C),
+              "blind_set_e_paraphrases": labelled_rows(BLIND_PARAPHRASE_SET_E),
+              "blind_set_e_rejection": unsupported(BLIND_REJECTION_SET_E),
+              "dev_set_d_paraphrases": labelled_rows(DEV_PARAPHRASE_SET_D),
+              "dev_set_d_rejection": unsupported(DEV_REJECTION_SET_D)}
     metrics = {"train_exact": splits["train"]["exact"], "validation_exact": splits["validation"]["exact"],
                "rejection_rate": splits["fresh_report_2"]["rejection_rate"],
                "paraphrase_exact_blind_set_c": splits["blind_set_c_paraphrases"]["exact"],
-               "rejection_rate_blind_set_c": splits["blind_set_c_rejection"]["rejection_rate"]}
+               "rejection_rate_blind_set_c": splits["blind_set_c_rejection"]["rejection_rate"],
+               "paraphrase_exact_blind_set_e": splits["blind_set_e_paraphrases"]["exact"],
+               "rejection_rate_blind_set_e": splits["blind_set_e_rejection"]["rejection_rate"]}
     return {**metrics, "rejection_rate_set": "blind_set_b",
             "rejection_rate_blind_set_a": splits["fresh_report"]["rejection_rate"],
             "rejection_rate_blind_set_b": splits["fresh_report_2"]["rejection_rate"],
-            "opposite_mappings": sum(splits[k]["opposite"] for k in ("train", "validation", "blind_set_c_paraphrases")),
+            "opposite_mappings": sum(splits[k]["opposite"] for k in ("train", "validation", "blind_set_c_paraphrases",
+                                                                "blind_set_e_paraphrases", "dev_set_d_paraphrases")),
+            "dev_set_d": {"paraphrase_exact": splits["dev_set_d_paraphrases"]["exact"],
+                          "rejection_rate": splits["dev_set_d_rejection"]["rejection_rate"]},
             "threshold": asdict(parser.thresholds), "backend": parser.backend, "goals": dict(GOALS),
             "goals_met": {k: metrics[k] >= v for k, v in GOALS.items()},
             "rejection_by_set": {k: {"n": splits[k]["n"], "rejection_rate": splits[k]["rejection_rate"]}
