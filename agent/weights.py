@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from safetensors.torch import load_file
+if TYPE_CHECKING:  # torch is imported where weights are read: `saccade --help` stays quick
+    import torch
 
 
 class WeightsError(ValueError):
@@ -20,6 +21,12 @@ class WeightsError(ValueError):
 
 
 def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    from agent.integrity import check_near
+
+    # A byte flipped inside a tensor still parses; only the stage manifest's sha256 can tell.
+    check_near(path)
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except FileNotFoundError:
@@ -34,13 +41,37 @@ def read_model_config(folder: str | Path, name: str, kind: str, how_to_make: str
     cfg = folder / f"{name}.json"
     if not cfg.exists() or not (folder / f"{name}.safetensors").exists():
         raise WeightsError(f"{folder}: no {name} here ({name}.json + {name}.safetensors); run `{how_to_make}` first")
+    from agent.integrity import check_near
+
+    check_near(cfg)
     try:
         config = json.loads(cfg.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{cfg}: not valid JSON ({e})") from None
-    if config.get("kind") != kind:
-        raise WeightsError(f"{cfg}: not a saccade {name} config (kind={config.get('kind')!r})")
+    if not isinstance(config, dict) or config.get("kind") != kind:
+        found = config.get("kind") if isinstance(config, dict) else type(config).__name__
+        raise WeightsError(f"{cfg}: not a saccade {name} config (kind={found!r})")
     return config
+
+
+def make_spec(spec_class, config: dict, path: str | Path, how_to_make: str):
+    """The model's spec from its saved JSON, every field present: a missing field is refused, not
+    filled with today's default (which may not be what the weights were trained with)."""
+    import dataclasses
+
+    spec = config.get("spec")
+    fields = {f.name for f in dataclasses.fields(spec_class)}
+    if not isinstance(spec, dict):
+        raise WeightsError(f"{path}: no model spec (\"spec\"); run `{how_to_make}` again")
+    missing, unknown = sorted(fields - set(spec)), sorted(set(spec) - fields)
+    if missing or unknown:
+        what = "; ".join(x for x in (missing and f"missing {', '.join(missing)}",
+                                      unknown and f"unknown {', '.join(unknown)}") if x)
+        raise WeightsError(f"{path}: the model spec does not match this saccade's ({what}); run `{how_to_make}` again")
+    try:
+        return spec_class(**spec)
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{path}: not a valid model spec ({e}); run `{how_to_make}` again") from None
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:

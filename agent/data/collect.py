@@ -4,8 +4,9 @@ The eye wanders while the arm works: sometimes to random points, sometimes from
 object to object (often the one being worked on). Per step we store what the agent
 sees and does (glimpses, gaze, proprioception, actions; a full frame every few
 steps) and, for evaluation only, the privileged state, the task and the narration.
-Chunks are written atomically; a collect that is interrupted resumes at the first
-missing chunk.
+Chunks are written atomically and recorded in dataset.json (size and sha256) as each
+one is written; a collect run again redoes the chunks that are missing or differ from
+their record, and keeps the others.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from agent.config import RunConfig
-from agent.data.format import Chunk, DataError, chunk_path, write_chunk
+from agent.data.format import Chunk, DataError, chunk_path, file_record, write_chunk
 from envs.desk_env import DeskEnv
 from envs.expert import ScriptedExpert
 from envs.eye import Gaze
@@ -168,30 +169,49 @@ def collect_chunk(config: RunConfig, folder: Path, index: int) -> Path:
     return path
 
 
-def _worker(args) -> tuple[int, int]:
+def _worker(args) -> tuple[int, int, dict]:
     config, folder, index = args
     path = collect_chunk(config, folder, index)
     with Chunk(path) as chunk:
-        return index, len(chunk["episode"])
+        return index, len(chunk["episode"]), file_record(path)
 
 
-def _check_same_settings(path: Path, manifest: dict) -> None:
-    """Chunks of a resumed collect must come from the same settings (the worker count aside)."""
+def _check_same_settings(path: Path, manifest: dict) -> dict:
+    """Chunks of a resumed collect must come from the same settings (the worker count aside).
+    Returns the chunk records of the dataset.json there (none if there is none)."""
     if not path.exists():
-        return
+        return {}
     try:
         old = json.loads(path.read_text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise DataError(f"{path}: not valid JSON; delete the folder or choose another run folder") from None
+    if not isinstance(old, dict):
+        raise DataError(f"{path}: not a play-data description; delete the folder or choose another run folder")
     keys = ("seed", "env", "collect", "format")
     differ = [k for k in keys if _without_workers(old.get(k)) != _without_workers(manifest[k])]
     if differ:
         raise DataError(f"{path.parent}: holds play data collected with other settings ({', '.join(differ)}); "
                         "collect into another run folder (--run-dir) or delete this one")
+    records = old.get("chunk_files")
+    return records if isinstance(records, dict) else {}
 
 
 def _without_workers(value):
     return {k: v for k, v in value.items() if k != "workers"} if isinstance(value, dict) else value
+
+
+def _damaged(path: Path, record: dict | None) -> str | None:
+    """Why a chunk already there cannot be kept, or None. With a record, the sha256 decides; without
+    one (a collect killed between writing the chunk and recording it), every array is read, so that
+    the archive's CRCs catch damage anywhere inside, not only in its metadata."""
+    if record is not None:
+        return None if file_record(path) == record else "differs from the chunk that was written (sha256)"
+    try:
+        with Chunk(path) as chunk:
+            chunk.verify()
+    except DataError as e:
+        return str(e)
+    return None
 
 
 def collect(config: RunConfig, out_dir: str | Path, *, progress: bool = False) -> dict:
@@ -202,36 +222,50 @@ def collect(config: RunConfig, out_dir: str | Path, *, progress: bool = False) -
     for stale in folder.glob("*.tmp"):  # left by an interrupted write; never a valid chunk
         stale.unlink()
     n_chunks = -(-cfg.episodes // cfg.chunk_episodes)
+    manifest = {"format": "saccade play data", "episodes": cfg.episodes, "chunks": n_chunks, "seed": config.seed,
+                "env": asdict(config.env), "collect": asdict(cfg), "narrations": list(NARRATIONS),
+                "tasks": [t.name for t in ALL_TASKS]}
+    # Settings first: a refused collect must not touch the chunks of another one.
+    recorded = _check_same_settings(folder / "dataset.json", manifest)
+    records: dict[str, dict] = {}
     todo = []
     for i in range(n_chunks):
         path = chunk_path(folder, i)
         if path.exists():
-            try:
-                Chunk(path).close()
+            why = _damaged(path, recorded.get(path.name))
+            if why is None:
+                records[path.name] = recorded.get(path.name) or file_record(path)
                 continue
-            except DataError as e:
-                log.warning("re-collecting %s: %s", path.name, e)
-                path.unlink()
+            log.warning("re-collecting %s: %s", path.name, why)
+            path.unlink()
         todo.append(i)
-    manifest = {"format": "saccade play data", "episodes": cfg.episodes, "chunks": n_chunks, "seed": config.seed,
-                "env": asdict(config.env), "collect": asdict(cfg), "narrations": list(NARRATIONS),
-                "tasks": [t.name for t in ALL_TASKS]}
-    _check_same_settings(folder / "dataset.json", manifest)
-    tmp = folder / "dataset.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, folder / "dataset.json")
+
+    def write_manifest() -> None:
+        # rewritten after every chunk, so that an interruption loses no record
+        manifest["chunk_files"] = dict(sorted(records.items()))
+        tmp = folder / "dataset.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp, folder / "dataset.json")
+
+    write_manifest()
     start = time.perf_counter()
     steps = 0
     bar = tqdm(total=len(todo), disable=not progress, desc="collect", unit="chunk")
     jobs = [(config, folder, i) for i in todo]
     if cfg.workers > 1 and len(todo) > 1:
         with mp.get_context("spawn").Pool(min(cfg.workers, len(todo))) as pool:
-            for _, n in pool.imap_unordered(_worker, jobs):
+            done = pool.imap_unordered(_worker, jobs)
+            for index, n, record in done:
                 steps += n
+                records[chunk_path(folder, index).name] = record
+                write_manifest()
                 bar.update()
     else:
         for job in jobs:
-            steps += _worker(job)[1]
+            index, n, record = _worker(job)
+            steps += n
+            records[chunk_path(folder, index).name] = record
+            write_manifest()
             bar.update()
     bar.close()
     elapsed = time.perf_counter() - start

@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, read_model_config
+from agent.weights import load_weights, make_spec, read_model_config
 
 EPS = 1e-6
 
@@ -323,4 +323,5 @@ def save_parser(model: CapsuleParser, folder: str | Path, extra: dict | None = N
 
 def load_parser(folder: str | Path) -> CapsuleParser:
     config = read_model_config(folder, "capsules", "saccade.CapsuleParser", "saccade train capsules")
-    return load_weights(CapsuleParser(CapsuleSpec(**config["spec"])), Path(folder) / "capsules.safetensors")
+    spec = make_spec(CapsuleSpec, config, Path(folder) / "capsules.json", "saccade train capsules")
+    return load_weights(CapsuleParser(spec), Path(folder) / "capsules.safetensors")

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, read_model_config
+from agent.weights import load_weights, make_spec, read_model_config
 
 
 @dataclass
@@ -90,5 +90,5 @@ def save_encoder(encoder: GlimpseEncoder, folder: str | Path, extra: dict | None
 
 def load_encoder(folder: str | Path, device: str = "cpu") -> GlimpseEncoder:
     config = read_model_config(folder, "encoder", "saccade.GlimpseEncoder", "saccade train encoder")
-    encoder = GlimpseEncoder(EncoderSpec(**config["spec"]))
+    encoder = GlimpseEncoder(make_spec(EncoderSpec, config, Path(folder) / "encoder.json", "saccade train encoder"))
     return load_weights(encoder, Path(folder) / "encoder.safetensors").to(device)

@@ -28,7 +28,7 @@ from torch import nn
 
 from agent.language.embedding import TEXT_DIM
 from agent.perception.features import FEATURES, check_features
-from agent.weights import WeightsError, load_weights, read_model_config, save_model_files
+from agent.weights import load_weights, make_spec, read_model_config, save_model_files
 
 ACTION_DIM = 7  # arm (3), gripper (1), gaze (3)
 
@@ -95,8 +95,5 @@ def save_policy(policy: AgentPolicy, folder: str | Path, extra: dict | None = No
 def load_policy(folder: str | Path) -> AgentPolicy:
     config = read_model_config(folder, "policy", "saccade.AgentPolicy", "saccade train rl")
     check_features(config, Path(folder) / "policy.json", "saccade train rl")
-    try:
-        spec = PolicySpec(**config["spec"])
-    except (TypeError, KeyError) as e:
-        raise WeightsError(f"{Path(folder) / 'policy.json'}: not a policy spec ({e})") from None
+    spec = make_spec(PolicySpec, config, Path(folder) / "policy.json", "saccade train rl")
     return load_weights(AgentPolicy(spec), Path(folder) / "policy.safetensors")
