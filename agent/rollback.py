@@ -8,10 +8,11 @@
             before.restore()
         raise
 
-The snapshot lists the folder's files and keeps the bytes of the small ones (configs, dataset.json,
-metrics, the manifest: what a starting stage rewrites). Restoring removes what appeared since and
-puts those bytes back. Large files (weights, chunks) are never rewritten at a stage's start, so
-their names suffice.
+The snapshot lists the folder's files and keeps the bytes of its small text files (config.yaml,
+dataset.json, metrics, the manifest, checkpoint pointers: what a starting stage rewrites).
+Restoring removes what appeared since and puts those bytes back. Weights, chunks and pictures are
+never rewritten at a stage's start, so their names suffice (and a snapshot of a large folder stays
+cheap).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 from pathlib import Path
 
 KEEP_BYTES_UP_TO = 1 << 20
+KEEP_BYTES_OF = (".json", ".yaml", ".yml", ".txt")
 # Files that a resumed stage continues from: once one of these is new, the failure is kept like an
 # interruption (run again / --resume), not undone.
 PROGRESS = ("chunk_*.npz", "part_*.npz")
@@ -46,7 +48,8 @@ class Snapshot:
             try:
                 st = path.stat()
                 self.stats[rel] = (st.st_size, st.st_mtime_ns)
-                self.files[rel] = path.read_bytes() if st.st_size <= KEEP_BYTES_UP_TO else None
+                keep = st.st_size <= KEEP_BYTES_UP_TO and (path.suffix in KEEP_BYTES_OF or path.name == "latest")
+                self.files[rel] = path.read_bytes() if keep else None
             except OSError:
                 self.files[rel] = None
 
