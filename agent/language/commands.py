@@ -51,7 +51,8 @@ from agent.language.command_eval import evaluate_command_parser
 from agent.language.command_sets import NEGATIVE_TRAIN, labelled_phrasings
 from agent.language.embedding import MissingModelError
 from agent.language.parser_backends import BACKENDS, REJECT, MiniLMBackend, ScratchBackend
-from agent.language.text import DESK_OBJECTS, OTHER_COLOURS, is_negated, split_clauses, task_text, words
+from agent.language.text import (DESK_OBJECTS, OTHER_COLOURS, desk_words, is_negated, is_question, other_instance,
+                                 split_clauses, task_text, way_of, words)
 from agent.language.thresholds import Thresholds, choose_thresholds
 from agent.weights import WeightsError, load_safetensors
 from envs.instructions import phrasings
@@ -94,11 +95,21 @@ class Analysis:
     reject: float = 0.0  # the classifier's probability that the command is no desk task
     similarity: float = 0.0
     colours: list[str] = field(default_factory=list)  # desk colours named, in order, without repeats
+    objects: set[str] = field(default_factory=set)  # the desk's things the command names (drawer, button, ...)
+    words: list[str] = field(default_factory=list)  # the command in the desk's words (desk_words)
     # (task index, probability, similarity) of each clause, when the command joins several
     clauses: list[tuple[int, float, float]] = field(default_factory=list)
 
+    # The task that the command's direction words pick out of the classifier's likeliest pair of
+    # opposite tasks ("shove the drawer back in": closing, whatever the classifier leans to), and
+    # the pair's probability: the classifier says what kind of motion, the words say which way.
+    way: str | None = None
+    way_probability: float = 0.0
+
     @property
     def probability(self) -> float:
+        if self.way is not None:
+            return self.way_probability
         return 0.0 if self.probs is None else float(self.probs.max())
 
 
@@ -149,11 +160,17 @@ class CommandParser:
         if len(text) > MAX_CHARS:
             a.reason, a.message = "too_long", f"command too long: {len(text)} characters, at most {MAX_CHARS}"
             text = text[:MAX_CHARS]  # still good enough to rank suggestions
-        text_words = words(text)
+        text_words = desk_words(words(text))
         a.colours = list(dict.fromkeys(w for w in text_words if w in COLOURS))
+        a.objects = {DESK_OBJECTS[w] for w in text_words if w in DESK_OBJECTS}
+        a.words = text_words
         model_text = task_text(text_words)
         if model_text:
             a.probs, a.reject, a.similarity = self._backend.classify(model_text)
+            settled = way_of(TASK_IDS[int(a.probs.argmax())], text_words)
+            if settled is not None:
+                a.way = settled[0]
+                a.way_probability = float(sum(a.probs[TASK_IDS.index(t)] for t in settled[1]))
             parts = split_clauses(model_text)
             if len(parts) > 1:
                 for part in parts:
@@ -167,6 +184,11 @@ class CommandParser:
         elif not any(w in DESK_OBJECTS for w in text_words):
             a.reason, a.message = ("no_desk_object", "the command names nothing on the desk (its drawer, its button "
                                    "and lamp, its red, green and blue blocks)")
+        elif is_question(text_words):
+            a.reason, a.message = "question", "the command asks a question; say what the robot should do"
+        elif other_instance(text_words):
+            a.reason, a.message = ("not_on_desk", f"the desk has no {other_instance(text_words)}: it has one drawer, "
+                                   "one button and one lamp")
         elif is_negated(text):
             a.reason, a.message = "negated", "the command is negated; say what the robot should do, not what not to do"
         elif others:
@@ -185,7 +207,7 @@ class CommandParser:
         if a.reason is not None:
             return Decision(reason=a.reason, message=a.message,
                             suggestions=self._suggest(a, by_colour=a.reason in ("unknown_colour", "several_colours")))
-        best = TASK_IDS[int(a.probs.argmax())]
+        best = a.way or TASK_IDS[int(a.probs.argmax())]
         guess = canonical_phrasing(Task(best, _colour_for(best, a.colours)))
         if a.similarity < thresholds.similarity:
             return Decision(reason="unfamiliar", suggestions=self._suggest(a),
@@ -206,6 +228,11 @@ class CommandParser:
             return Decision(reason="compound", suggestions=[canonical_phrasing(Task(t, _colour_for(t, a.colours)))
                                                             for t in several[:3]],
                             message=f"the command asks for several tasks ({', '.join(several)}); give one at a time")
+        missing = _missing_object(best, a.objects)
+        if missing:
+            return Decision(reason="wrong_object", suggestions=self._suggest(a),
+                            message=f"the likeliest meaning is {guess!r}, but the command names no {missing}"
+                                    + (f" (it names the {', '.join(sorted(a.objects))})" if a.objects else ""))
         if best not in BLOCK_TASKS:
             return Decision(task=best, block=None)
         if not a.colours:
@@ -280,11 +307,28 @@ def _clause_tasks(a: Analysis, thresholds: Thresholds, best: str) -> list[str]:
     later clause, or the whole command, is another block task."""
     if not a.clauses:
         return [best]
-    tasks = [TASK_IDS[t] for t, p, sim in a.clauses if p >= thresholds.probability and sim >= thresholds.similarity]
+    # A clause asks for a task only if that task has most of the classifier's probability, whatever the
+    # threshold: a backend whose chosen probability threshold is near 0 must not read "put it in the
+    # drawer" as a second task at 0.3.
+    least = max(thresholds.probability, 0.5)
+    tasks = [TASK_IDS[t] for t, p, sim in a.clauses if p >= least and sim >= thresholds.similarity]
     tasks.append(best)
     tasks = [t for i, t in enumerate(tasks)
              if not (t == "lift_block" and any(u in BLOCK_TASKS and u != t for u in tasks[i + 1:]))]
     return list(dict.fromkeys(tasks))
+
+
+# What each task acts on; a command must name it (in the desk's words or another name for it).
+TASK_OBJECTS = {"open_drawer": ("drawer",), "close_drawer": ("drawer",), "press_button": ("button", "lamp"),
+                "lift_block": ("block",), "push_block_left": ("block",), "push_block_right": ("block",),
+                "put_block_in_drawer": ("block",), "take_block_out": ("block",)}
+
+
+def _missing_object(task_id: str, named: set[str]) -> str | None:
+    """The object the task acts on when the command names none of its names, else None: "lift the
+    drawer" reads as lifting, but the drawer is no block."""
+    wanted = TASK_OBJECTS[task_id]
+    return None if named & set(wanted) else " or ".join(wanted)
 
 
 def _colour_for(task_id: str, named: list[str]) -> str | None:

@@ -15,10 +15,12 @@ OTHER_COLOURS = frozenset({
     "magenta", "teal", "turquoise", "indigo", "gold", "golden", "silver", "beige", "maroon", "navy", "lime",
 })
 # What the desk has that a command can be about. Every training and validation phrasing names one.
-DESK_OBJECTS = frozenset({
-    "drawer", "drawers", "button", "buttons", "lamp", "lamps", "light", "lights", "block", "blocks",
-    "table", "desk",
-})
+# word -> the thing it names ("table" and "desk" name the desk itself).
+DESK_OBJECTS = {
+    "drawer": "drawer", "drawers": "drawer", "button": "button", "buttons": "button", "switch": "button",
+    "lamp": "lamp", "lamps": "lamp", "light": "lamp", "lights": "lamp", "block": "block", "blocks": "block",
+    "table": "desk", "desk": "desk",
+}
 
 _JOINERS = re.compile(r"\b(?:and|then|after|afterwards|before)\b")
 _NEGATION = re.compile(r"\b(?:not|never|dont|cannot)\b|n['\u2019]t\b")
@@ -45,3 +47,148 @@ def split_clauses(text: str) -> list[str]:
     """The parts of a command joined by 'and', 'then', 'after', 'before' ("first" dropped)."""
     parts = [[w for w in p.split() if w != "first"] for p in _JOINERS.split(text)]
     return [" ".join(p) for p in parts if p]
+
+
+# ---- Words people use for the desk's things, read into the desk's own words before classification.
+
+# Other names for the blocks. "one" stands for a block only after a colour ("the green one").
+BLOCK_NOUNS = frozenset({"block", "blocks", "cube", "cubes", "brick", "bricks", "box", "boxes", "piece", "pieces"})
+# Other names for the drawer and the lamp; "switch" names the button but is also a verb ("switch the
+# light"), so it is accepted as a desk object and left as it is.
+OBJECT_SYNONYMS = {"compartment": "drawer", "bulb": "lamp"}
+_COLOUR_SUFFIXES = frozenset({"coloured", "colored", "color", "colour", "tinted", "painted"})
+
+
+def _hue_class(hex_colour: str) -> str:
+    """One of the desk's colours or another colour word, for an RGB colour, by its hue on the usual
+    12-sector colour wheel; pale reds read as pink, dark or greyish colours as black or grey."""
+    import colorsys
+
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    h, s, v = colorsys.rgb_to_hsv(r, g, b)
+    if v < 0.15:
+        return "black"
+    if s < 0.25:
+        return "grey"
+    hue = h * 360
+    if hue >= 330 or hue < 15:
+        return "pink" if s < 0.6 and v > 0.8 else "red"
+    for upper, name in ((45, "orange"), (70, "yellow"), (165, "green"), (190, "cyan"), (255, "blue"), (330, "purple")):
+        if hue < upper:
+            return name
+    raise AssertionError("unreachable")
+
+
+_SHADES: dict[str, str] | None = None
+
+
+def shade(name: str) -> str | None:
+    """The colour class ('red', 'green', 'blue' or another colour word) of a colour name from the XKCD
+    colour survey (949 names that 222,500 people gave to colours, shipped with matplotlib), or None
+    if the name is not there. "scarlet" -> 'red', "sky blue" -> 'blue', "lime" -> 'green'."""
+    global _SHADES
+    if _SHADES is None:
+        from matplotlib.colors import XKCD_COLORS  # imported on the first unknown word only (0.1 s)
+
+        _SHADES = {key.removeprefix("xkcd:"): _hue_class(value) for key, value in XKCD_COLORS.items()}
+    return _SHADES.get(name)
+
+
+def desk_words(text_words: list[str]) -> list[str]:
+    """The command's words with other names of the desk's things replaced by the desk's own: block
+    nouns by "block", shades by their colour class ("the crimson brick" -> "the red block", "the
+    azure one" -> "the blue block"). A word is read as a shade only when it names the colour of a
+    block (a block noun or "one" follows, perhaps after "coloured"), so that "grass", "stone" or
+    "ice" elsewhere in a command stay what they are."""
+    out: list[str] = []
+    i = 0
+    while i < len(text_words):
+        w = text_words[i]
+        if w in BLOCK_NOUNS:
+            out.append("block")
+            i += 1
+            continue
+        if w in OBJECT_SYNONYMS:
+            out.append(OBJECT_SYNONYMS[w])
+            i += 1
+            continue
+        matched = _shade_phrase(text_words, i)
+        if matched is not None:
+            colour, length = matched
+            out.append(colour)
+            i += length
+            continue
+        if w == "one" and out and (out[-1] in COLOURS or out[-1] in OTHER_COLOURS):
+            out.append("block")
+        else:
+            out.append(w)
+        i += 1
+    return out
+
+
+def _shade_phrase(text_words: list[str], i: int) -> tuple[str, int] | None:
+    """(colour class, words used) when a one- or two-word colour name starts at i and a block noun or
+    "one" follows it (perhaps after "coloured"). The desk's own colour words are kept as they are."""
+    if text_words[i] in COLOURS:
+        return None
+    for length in (2, 1):
+        name = " ".join(text_words[i:i + length])
+        colour = shade(name) if len(text_words[i:i + length]) == length else None
+        if colour is None:
+            continue
+        j = i + length
+        while j < len(text_words) and text_words[j] in _COLOUR_SUFFIXES:
+            j += 1
+        if j < len(text_words) and (text_words[j] in BLOCK_NOUNS or text_words[j] in ("one", "block")):
+            return colour, j - i
+    return None
+
+
+# ---- The parts of a command that settle which of two opposite tasks it means.
+
+# Words that say which way a task goes, by pair of opposite tasks. "in" closes the drawer only as the
+# command's last word ("push the drawer back in"): elsewhere it is a place ("in the drawer").
+_WAYS = {
+    ("open_drawer", "close_drawer"): ({"open", "opened", "out"}, {"close", "closed", "shut"}),
+    ("push_block_left", "push_block_right"): ({"left", "leftward", "leftwards"}, {"right", "rightward", "rightwards"}),
+    ("put_block_in_drawer", "take_block_out"): ({"in", "into", "inside"}, {"out", "from"}),
+}
+
+
+def way_of(task_id: str, text_words: list[str]) -> tuple[str, tuple[str, str]] | None:
+    """(the task its direction words name, the opposite pair) when task_id has an opposite and the
+    command's own direction words name exactly one of the two; None when they name neither or both."""
+    for pair, (first, second) in _WAYS.items():
+        if task_id not in pair:
+            continue
+        named = set(text_words)
+        if pair[0] == "open_drawer" and text_words and text_words[-1] == "in":
+            named.add("shut")
+        says_first, says_second = bool(named & first), bool(named & second)
+        if says_first != says_second:
+            return (pair[0] if says_first else pair[1]), pair
+    return None
+
+
+# A command that asks something rather than asking for something: it starts with a question word or
+# with "is/are/does..." ("is the drawer open?"). "can/could/would you ..." are requests, not questions.
+_QUESTION_STARTS = frozenset({"what", "why", "how", "where", "which", "who", "whose", "when", "is", "are", "was",
+                              "were", "does", "do", "did", "has", "have", "am"})
+# Words that pick out another one of a thing the desk has only one of ("the second drawer", "the
+# ceiling light", "the other button").
+_OTHER_INSTANCE = frozenset({"second", "third", "fourth", "fifth", "2nd", "3rd", "4th", "top", "bottom", "upper",
+                             "lower", "middle", "other", "another", "ceiling", "kitchen", "bedroom", "office",
+                             "floor", "wall"})
+
+
+def is_question(text_words: list[str]) -> bool:
+    return bool(text_words) and text_words[0] in _QUESTION_STARTS
+
+
+def other_instance(text_words: list[str]) -> str | None:
+    """'the second drawer' -> 'second drawer': a modifier right before a desk object that names another
+    one of it; None if there is none."""
+    for before, word in zip(text_words, text_words[1:]):
+        if before in _OTHER_INSTANCE and word in DESK_OBJECTS and DESK_OBJECTS[word] != "block":
+            return f"{before} {word}"
+    return None

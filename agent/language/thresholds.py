@@ -1,7 +1,8 @@
 """The command parser's two thresholds, and the search that picks them on held-out data.
 
-The search uses the validation phrasings and the tuning commands (UNSUPPORTED_TUNING +
-AMBIGUOUS_TUNING), never the report sets, which only measure the rejection rate.
+The search uses the validation phrasings, the tuning commands (UNSUPPORTED_TUNING +
+AMBIGUOUS_TUNING) and the development set D (its paraphrases and its commands to refuse), never
+the report or blind sets, which only measure.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agent.language.command_sets import AMBIGUOUS_TUNING, UNSUPPORTED_TUNING, labelled_phrasings
+from agent.language.command_sets import (AMBIGUOUS_TUNING, DEV_PARAPHRASE_SET_D, DEV_REJECTION_SET_D, UNSUPPORTED_TUNING,
+                                         labelled_phrasings)
 
 if TYPE_CHECKING:
     from agent.language.commands import CommandParser
@@ -32,17 +34,19 @@ def _candidates(values: np.ndarray) -> np.ndarray:
 
 
 def choose_thresholds(parser: CommandParser) -> tuple[Thresholds, dict[str, Any]]:
-    """The thresholds that maximise exact accuracy on the validation phrasings + the rejection rate of
-    the tuning commands (UNSUPPORTED_TUNING + AMBIGUOUS_TUNING), both weighted alike.
+    """The thresholds that maximise exact accuracy on the validation phrasings and set D's paraphrases +
+    the rejection rate of the tuning commands (UNSUPPORTED_TUNING + AMBIGUOUS_TUNING + set D's
+    commands to refuse), both weighted alike.
 
     Candidates for each threshold are 0 and the midpoints between consecutive values seen. Among the
     best pairs the one in the middle is taken (median similarity, then median probability), which
     keeps the thresholds away from the examples on either side.
     """
     zero = Thresholds()
-    valid = [parser.analyse(p) for p, _, _ in labelled_phrasings("validation")]
-    want = [(t, b) for _, t, b in labelled_phrasings("validation")]
-    tuning = [parser.analyse(p) for p in (*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING)]
+    labelled = [*labelled_phrasings("validation"), *DEV_PARAPHRASE_SET_D]
+    valid = [parser.analyse(p) for p, _, _ in labelled]
+    want = [(t, b) for _, t, b in labelled]
+    tuning = [parser.analyse(p) for p in (*UNSUPPORTED_TUNING, *AMBIGUOUS_TUNING, *DEV_REJECTION_SET_D)]
     # What each command gives with both thresholds at 0; raising them can only turn answers into refusals.
     right = np.array([(parser.decide(a, zero).task, parser.decide(a, zero).block) == w for a, w in zip(valid, want)])
     passes = np.array([parser.decide(a, zero).reason is None for a in tuning])

