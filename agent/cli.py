@@ -16,7 +16,7 @@ from agent.config import ConfigError, load_config
 from agent.stages import ORDER
 
 EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
-BENCHES = ("env", "encoder")
+BENCHES = ("env", "encoder", "parse")
 # What `saccade demo` (and `make demo`) asks the agent to do, one after another in one scene.
 DEMO_COMMANDS = ("open the drawer", "press the button", "close the drawer")
 
@@ -340,6 +340,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         results = bench_encoder(config)
         _emit(results, args, format_encoder_bench)
+        return 0
+    if args.what == "parse":
+        from agent.language.parse_bench import bench_parse, format_parse_bench
+        from agent.stages import load_or_train_command_parser
+
+        with _data_errors():
+            load_or_train_command_parser(config)
+            results = bench_parse(config.run_dir, args.config)
+        _emit(results, args, format_parse_bench)
         return 0
     import importlib.util
 
