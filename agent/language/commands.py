@@ -6,12 +6,16 @@
     parser.parse("make me a coffee")
         -> {"error": "the command names nothing on the desk ...", "suggestions": ["open the drawer", ...]}
 
-A command goes through three stages and the first that objects refuses it, naming why:
+A command is first read in the desk's words (agent/language/text.py desk_words): other names for
+the blocks ("cube", "brick", "the green one") become "block", colour shades before a block noun
+become their colour by hue ("crimson" -> red, "azure" -> blue). Then three stages, and the first
+that objects refuses it, naming why:
 
 1. Checks on the text: empty or whitespace, longer than MAX_CHARS, no word that occurs in the
    training phrasings (gibberish), no object the desk has (drawer, button, lamp, blocks...), a
    negation ("don't open the drawer"), a colour the desk has no block of (yellow, purple...),
-   several block colours in one command. The word lists are in agent/language/text.py.
+   several block colours in one command, a question ("is the lamp on?"), another one of a thing the
+   desk has one of ("the second drawer"). The word lists are in agent/language/text.py.
 2. A task classifier over the 8 task ids and a ninth, reject class ("no single desk task", trained
    on NEGATIVE_TRAIN), fed the command with its colour words removed (the task does not depend on
    the colour). The command is carried out only if both
@@ -26,6 +30,9 @@ A command goes through three stages and the first that objects refuses it, namin
    Both thresholds are picked on held-out data (agent/language/thresholds.py), never on the report
    sets, which only measure the rejection rate (agent/language/command_eval.py; the sets are in
    agent/language/command_sets.py and blind_command_sets.py).
+   The command's direction words settle a pair of opposite tasks (open/close, left/right, in/out of
+   the drawer): the classifier says what kind of motion, the words which way. The task's object must
+   be named ("slide the button to the right" is no block push).
 3. The colour: a block task takes the colour word of the command (red, green or blue) and is refused
    without one; the other tasks take none (the training phrasing "push the red button" names the
    button's colour, not a block).
