@@ -95,14 +95,17 @@ def test_rl_resume_continues_where_it_stopped(tiny_run, tmp_path):
     import json
     import shutil
 
-    from agent.stages import run_stage
+    from agent.stages import StageError, run_stage
 
     config, run_dir, _ = tiny_run
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     (copy / "rl" / "policy.json").unlink()
+    (copy / "rl" / "MANIFEST.json").unlink()  # a stage that has not finished has no manifest
     more = replace(config, run_dir=str(copy), rl=replace(config.rl, ppo_steps=2 * config.rl.ppo_steps))
-    metrics = run_stage(more, "rl", resume=True)
+    with pytest.raises(StageError, match=r"rl\.ppo_steps: 64 -> 128"):  # another budget must be asked for
+        run_stage(more, "rl", resume=True)
+    metrics = run_stage(more, "rl", resume=True, allow_config_change=True)
     assert metrics["ppo"]["env_steps"] == 2 * config.rl.ppo_steps
     saved = json.loads((copy / "rl" / "metrics.json").read_text())
     assert not [k for k in saved["imitation"] if k.startswith("round_")]  # kept, not trained again
