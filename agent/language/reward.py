@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from agent.language.embedding import TEXT_DIM, embed_texts
 from agent.perception.features import FEATURES, check_features
-from agent.weights import load_weights, read_model_config, save_model_files
+from agent.weights import load_weights, make_spec, read_model_config, save_model_files
 from envs.instructions import phrasings
 from envs.scene import COLOURS
 from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
@@ -132,7 +132,8 @@ def save_reward(model: RewardModel, folder: str | Path, extra: dict | None = Non
 def load_reward(folder: str | Path) -> RewardModel:
     config = read_model_config(folder, "reward", "saccade.RewardModel", "saccade train language")
     check_features(config, Path(folder) / "reward.json")
-    return load_weights(RewardModel(RewardSpec(**config["spec"])), Path(folder) / "reward.safetensors")
+    spec = make_spec(RewardSpec, config, Path(folder) / "reward.json", "saccade train language")
+    return load_weights(RewardModel(spec), Path(folder) / "reward.safetensors")
 
 
 def episode_ends(stream: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
