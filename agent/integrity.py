@@ -89,6 +89,8 @@ def recreate_command(folder: Path, stage: str | None) -> str:
     """The command that makes the stage in `folder` again, with the settings it was made with."""
     stage = stage or folder.name
     run_dir = folder.parent
+    if run_dir.resolve() == Path(__file__).resolve().parent / "shipped":  # agent.shipping.SHIPPED
+        return "restore the shipped agent: git checkout -- agent/shipped (or reinstall saccade)"
     if stage == "collect":  # collect re-collects missing and damaged chunks by itself
         return f"saccade train collect --config {folder / 'config.yaml'} --run-dir {run_dir}"
     # A trained stage refuses a folder that holds a run, so it is moved aside first; its config.yaml

@@ -65,7 +65,18 @@ def ship(run_dir: str | Path, dest: Path = SHIPPED, eval_json: Path | None = Non
                                   **{k: figures.get(k) for k in ("success_mean", "success_min", "chain_average",
                                                                  "hacked_fraction", "latency_ms", "baselines")}}
     (dest / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_stage_manifests(dest)
     return manifest
+
+
+def write_stage_manifests(dest: Path = SHIPPED) -> None:
+    """A stage manifest (size and sha256 of each file, agent.integrity) in each shipped stage folder,
+    so that a shipped file changed or cut short is refused when it loads, as in a run folder."""
+    from agent.integrity import write_manifest
+
+    for stage in ("encoder", "language", "rl"):
+        if (dest / stage).is_dir():
+            write_manifest(dest / stage, stage)
 
 
 def _wall(metrics: dict) -> float | None:
