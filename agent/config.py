@@ -1,13 +1,16 @@
 """Typed run configuration, loaded from YAML.
 
-A config file maps onto nested dataclasses. An unknown key or a value of the wrong
-type is an error that names the key and the file; every run writes the resolved
-config next to its outputs.
+A config file maps onto nested dataclasses. An unknown key, a value of the wrong
+type, a number out of its range (seeds, sizes, rates, step counts) or a non-finite
+float is an error that names the key and the file; every run writes the resolved
+config next to its outputs. `check_memory` compares what a command's batches and
+images need with the memory this machine has, before any work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -24,6 +27,13 @@ class ConfigError(ValueError):
     """A bad config file or override; the message names the key and the file."""
 
 
+SEED_MAX = 2 ** 32 - 1  # numpy's legacy seeding and most libraries take 32-bit seeds
+INT_MAX = 2 ** 31 - 1  # any other count or size: beyond it, a typo rather than a setting
+MAX_PROCESSES = 256  # worker and environment processes
+MAX_VIDEO_SIDE = 4096  # pixels per side of a demo video
+CONFIG_MAX_BYTES = 1_000_000  # a config file is a page of YAML; anything larger is the wrong file
+
+
 @dataclass
 class DemoConfig:
     fps: int = 24  # video frame rate; one frame per control step
@@ -36,6 +46,8 @@ class DemoConfig:
         for name in ("fps", "width", "height", "max_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if max(self.width, self.height) > MAX_VIDEO_SIDE:
+            raise ValueError(f"width and height must be at most {MAX_VIDEO_SIDE} pixels")
         if self.width % 8 or self.height % 8:
             raise ValueError("width and height must be multiples of 8 (video codecs need it)")
 
@@ -303,6 +315,135 @@ class RunConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     rl: RLConfig = field(default_factory=RLConfig)
 
+    def __post_init__(self) -> None:
+        # Here and not only in load_config: `dataclasses.replace` (e.g. the CLI's --seed) runs it too.
+        validate(self)
+
+
+def _is_rate(name: str) -> bool:
+    return name == "lr" or name.endswith("_lr")
+
+
+def _range_of(key: str, name: str, value: Any) -> tuple[float, float, bool] | None:
+    """(low, high, low_open) for a number setting; None: only finiteness is checked (floats)."""
+    if name == "seed":
+        return 0, SEED_MAX, False
+    if name in ("workers", "ppo_envs"):
+        return 1, MAX_PROCESSES, False
+    if _is_rate(name):
+        return 0.0, 1.0, True  # a learning rate above 1 is a typo for these Adam optimisers
+    if name.endswith("_fraction") or name.endswith("_p") or name == "colour_strength":
+        return 0.0, 1.0, False
+    if name.endswith("noise") or name in ("weight_decay", "learned_reward_scale"):
+        return 0.0, 1e3, False
+    if name in ("temperature", "expected_objects"):
+        return 0.0, 1e3, True
+    if name == "ppo_log_std":
+        return -20.0, 2.0, False  # std from 2e-9 to 7.4 action units
+    if isinstance(value, int):
+        return 0, INT_MAX, False  # no count or size may be negative; positivity is each section's check
+    return None
+
+
+def validate(config: RunConfig) -> None:
+    """Raise ConfigError naming the first setting out of its range: every number is finite, seeds
+    are 32-bit, counts are not negative, rates are in (0, 1], fractions in [0, 1]."""
+
+    def walk(node: Any, prefix: str) -> None:
+        for f in fields(node):
+            value, key = getattr(node, f.name), prefix + f.name
+            if dataclasses.is_dataclass(value):
+                walk(value, key + ".")
+                continue
+            items = value if isinstance(value, list) else [value]
+            for v in items:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    continue
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ConfigError(f"{key} must be a finite number, got {v}")
+                limits = _range_of(key, f.name, v)
+                if limits is None:
+                    continue
+                low, high, low_open = limits
+                if v < low or v > high or (low_open and v == low):
+                    span = f"{'(' if low_open else '['}{low}, {high}]"
+                    raise ConfigError(f"{key} must be in {span}, got {_shown(v)}")
+
+    walk(config, "")
+
+
+def _shown(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:20] + f"... ({len(text)} digits)"
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def memory_needs(config: RunConfig) -> dict[str, tuple[float, str]]:
+    """A lower bound on the bytes that each section's largest allocation takes, and what it is.
+
+    Deliberately a lower bound (one copy of the batch and its activations, no framework overhead):
+    it only has to catch settings that cannot fit, never refuse ones that might.
+    """
+    env, collect, enc, cap = config.env, config.collect, config.encoder, config.capsules
+    f32 = 4
+
+    def image(side: int) -> int:
+        return 3 * side * side
+
+    glimpse = max(env.fovea_size, env.periphery_size)
+    step = image(env.fovea_size) + image(env.periphery_size) + image(env.frame_size) / collect.frame_every
+    chunk = collect.chunk_episodes * (env.max_episode_steps + collect.tail_steps) * step  # uint8 images
+    # Each conv layer halves the image; its activations are kept for the backward pass.
+    conv = image(glimpse) + sum(c * (glimpse / 2 ** (i + 1)) ** 2 for i, c in enumerate(enc.channels))
+    caps_conv = image(glimpse) + sum(c * (glimpse / 2 ** (i + 1)) ** 2 for i, c in enumerate(cap.channels))
+    narrator = config.narrator
+    return {
+        "env": (step, f"one observation ({env.fovea_size}/{env.periphery_size}/{env.frame_size} pixel images)"),
+        "collect": (chunk, f"one chunk of play data (collect.chunk_episodes={collect.chunk_episodes} episodes "
+                           f"of up to {env.max_episode_steps} steps)"),
+        "encoder": (2 * enc.batch_size * conv * f32 + enc.buffer_chunks * chunk,
+                    f"one batch (encoder.batch_size={enc.batch_size}, two views of {glimpse}x{glimpse} glimpses) "
+                    f"and the chunk buffer (encoder.buffer_chunks={enc.buffer_chunks})"),
+        "capsules": (cap.batch_size * (caps_conv + cap.n_parts * image(glimpse)) * f32 + cap.buffer_chunks * chunk,
+                     f"one batch (capsules.batch_size={cap.batch_size}, {cap.n_parts} part images of "
+                     f"{glimpse}x{glimpse} each) and the chunk buffer"),
+        "narrator": (narrator.batch_size * (narrator.prefix_tokens + narrator.window) * narrator.n_embd
+                     * narrator.n_layer * 8 * f32,
+                     f"one batch (narrator.batch_size={narrator.batch_size})"),
+        "reward": (config.reward.batch_size ** 2 * f32 + config.reward.batch_size * 2 * image(glimpse) * f32,
+                   f"one batch (reward.batch_size={config.reward.batch_size})"),
+        "rl": (config.rl.bc_batch_size * sum(config.rl.hidden) * 3 * f32,
+               f"one batch (rl.bc_batch_size={config.rl.bc_batch_size})"),
+        "demo": ((config.demo.max_steps + config.demo.tail_steps) * config.demo.width * config.demo.height * 3,
+                 f"the video's frames ({config.demo.width}x{config.demo.height}, demo.max_steps="
+                 f"{config.demo.max_steps})"),
+    }
+
+
+def available_memory() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_memory(config: RunConfig, sections: tuple[str, ...] | list[str]) -> None:
+    """Refuse, with the figures, settings whose batches or images cannot fit in this machine's memory
+    (they would otherwise hang for minutes or die in an allocation deep inside a library)."""
+    needs = memory_needs(config)
+    free = available_memory()
+    for section in sections:
+        need, what = needs[section]
+        if need > free:
+            raise ConfigError(f"{section}: {what} needs at least {_human_bytes(need)} of memory; this machine "
+                              f"has {_human_bytes(free)} available: lower those settings")
+
 
 def _check_type(value: Any, annotation: Any, key: str) -> Any:
     """Return value converted to the annotated type, or raise naming the key."""
@@ -332,7 +473,13 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
             return value
     elif annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an int too large for a float
+                raise ConfigError(f"{key}: {value} is too large") from None
+            if not math.isfinite(number):
+                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+            return number
     elif annotation is str:
         if isinstance(value, str):
             return value
@@ -359,6 +506,8 @@ def _build(cls: type, data: dict, prefix: str = "") -> Any:
         kwargs[name] = _check_type(value, hints[name], path)
     try:
         return cls(**kwargs)
+    except ConfigError:
+        raise  # already names its key
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{prefix or 'config'}: {e}") from None
 
@@ -366,15 +515,21 @@ def _build(cls: type, data: dict, prefix: str = "") -> Any:
 def _apply_override(data: dict, override: str) -> None:
     """'env.fovea_size=48' -> data['env']['fovea_size'] = 48 (the value is parsed as YAML)."""
     key, sep, raw = override.partition("=")
+    shown = override if len(override) <= 60 else override[:50] + "..."
     if not sep or not key:
-        raise ConfigError(f"override {override!r} must look like key.sub=value")
+        raise ConfigError(f"override {shown!r} must look like key.sub=value")
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"override {override!r}: {part!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+            raise ConfigError(f"override {shown!r}: {part!r} is not a section")
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError) as e:  # ValueError: an int of more digits than Python converts
+        problem = str(getattr(e, "problem", None) or "not valid YAML")
+        raise ConfigError(f"override {shown!r}: the value is not valid YAML ({problem}); quote strings, "
+                          "write lists as [a, b]") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -383,14 +538,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     source = "defaults"
     if path is not None:
         source = str(path)
-        try:
-            text = Path(path).read_text()
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
+        text = _read_config_text(Path(path))
         try:
             data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
+        except (yaml.YAMLError, ValueError) as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of settings")
     try:
@@ -399,6 +553,28 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         return _build(RunConfig, data)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+def _read_config_text(path: Path) -> str:
+    """The text of a config file, or ConfigError saying what is wrong with the file."""
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, not a YAML file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(CONFIG_MAX_BYTES + 1)  # bounded: --config /dev/zero must not fill the memory
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
+    if len(raw) > CONFIG_MAX_BYTES:
+        raise ConfigError(f"config file {path} is larger than {CONFIG_MAX_BYTES // 1000} kB: not a config file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not text (not UTF-8): is it the right file?") from None
+    if "\0" in text:
+        raise ConfigError(f"config file {path} is binary (holds NUL bytes): is it the right file?")
+    return text
 
 
 def config_to_dict(config: Any) -> dict:

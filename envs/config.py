@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from envs.tasks import Task
 
 OBS_MODES = ("glimpse", "state", "frame")
+MAX_IMAGE_SIZE = 1024  # pixels per side: larger renders take seconds a step and gigabytes a chunk
 
 
 @dataclass
@@ -34,5 +35,10 @@ class DeskConfig:
         for name in ("fovea_size", "periphery_size", "frame_size", "max_episode_steps", "substeps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("fovea_size", "periphery_size", "frame_size"):
+            if getattr(self, name) > MAX_IMAGE_SIZE:
+                raise ValueError(f"{name} must be at most {MAX_IMAGE_SIZE} pixels, got {getattr(self, name)}")
+        if self.substeps > 1000:
+            raise ValueError(f"substeps must be at most 1000, got {self.substeps}")
         if not 0.0 < self.max_step <= 0.1:
             raise ValueError(f"max_step must be in (0, 0.1] metres, got {self.max_step}")
