@@ -38,9 +38,9 @@ def _pin(core: int | None) -> None:
 def _make(kind: str):
     import gymnasium as gym
 
-    from envs.quiet import stdout_to_stderr
+    from envs.quiet import silenced
 
-    with stdout_to_stderr():
+    with silenced():
         if kind.startswith("panda"):
             import panda_gym  # noqa: F401  (registers PandaPush-v3)
 
