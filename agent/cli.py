@@ -1,7 +1,11 @@
 """The `saccade` command: thin; parses arguments and config, calls library functions.
 
-User errors (bad arguments, bad configs, stages not built yet) print one line to
-stderr and exit with status 2, without a traceback.
+One error boundary (`main`): user errors (bad arguments, configs, files, folders,
+permissions, a missing display, stages not built yet) print one line to stderr and
+exit with status 2, without a traceback; anything else is a bug: its traceback, then
+a line saying so, exit 1. Ctrl-C exits 130 without a traceback, also during the
+start-up imports, which is why this module imports only the standard library at the
+top. Output files (--out) and run folders are checked writable before the work.
 """
 
 from __future__ import annotations
@@ -9,11 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shlex
 import sys
 from pathlib import Path
-
-from agent.config import ConfigError, load_config
-from agent.stages import ORDER
 
 EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
 BENCHES = ("env", "encoder", "parse")
@@ -33,6 +36,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agent.stages import ORDER
+
     parser = argparse.ArgumentParser(
         prog="saccade",
         description="A simulated robot arm that looks before it acts.",
@@ -100,19 +105,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace, needs_memory: tuple[str, ...] = ()):
+    """The resolved config; needs_memory: the config sections whose batches and images the command
+    allocates, checked against this machine's memory before any work."""
     from dataclasses import replace
+
+    from agent.config import check_memory, load_config, validate
 
     config = load_config(args.config, list(args.set))
     if args.seed is not None:
         config = replace(config, seed=args.seed, expert_eval=replace(config.expert_eval, seed=args.seed))
+        validate(config, "--seed: ")  # a negative or huge --seed
     if getattr(args, "run_dir", None):
         config = replace(config, run_dir=args.run_dir)
     device = getattr(args, "device", None)
     if device:
         _check_device(device)
         config = replace(config, device=device)
+    check_memory(config, needs_memory)
     return config
+
+
+def _check_out(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output file that cannot be written, before the work that produces it (a video
+    filmed, an evaluation run) rather than after. Folders that do not exist yet are made later."""
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    where = _writable_ancestor(target.parent, f"{flag} {path}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UserError(f"{flag} {path}: the file exists and cannot be written (permission denied)")
+    _probe_write(where, f"{flag} {path}")
+
+
+def _check_run_folder(run_dir: str | Path) -> None:
+    """A run folder that is a file, sits under a file or cannot be written: one line before any work."""
+    folder = Path(run_dir)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"run folder {folder} is a file, not a folder; pass another --run-dir")
+    _probe_write(_writable_ancestor(folder, f"run folder {folder}"), f"run folder {folder}")
+
+
+def _writable_ancestor(folder: Path, what: str) -> Path:
+    """The nearest existing folder at or above folder (where the first new file or folder goes)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise UserError(f"{what}: {candidate} is a file, not a folder")
+            return candidate
+    return Path(".")
+
+
+def _probe_write(folder: Path, what: str) -> None:
+    """Create and remove a file in folder: os.access alone misses read-only file systems under root."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".saccade-write-check-", dir=folder)
+    except OSError as e:
+        raise UserError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def _check_device(device: str) -> None:
@@ -134,6 +189,10 @@ def _not_built(what: str, issue: str) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     if not args.out.lower().endswith((".mp4", ".gif")):
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
+    _check_out(args.out)  # before filming, not after
+    if not args.expert:
+        _check_out(str(Path(args.out).with_suffix(".events.json")), "--out (its .events.json)")
+    _check_gui(args.gui)
     return _expert_demo(args) if args.expert else _agent_demo(args)
 
 
@@ -146,7 +205,7 @@ def _agent_demo(args: argparse.Namespace) -> int:
     commands = [c.strip() for c in (args.commands or "; ".join(DEMO_COMMANDS)).split(";") if c.strip()]
     if not commands:
         raise UserError("--commands holds no command")
-    config = _config(args)
+    config = _config(args, ("env", "demo"))
     models = _models(args)
     config = command_config(config, models)
     film = Film(config.demo.width, config.demo.height, config.demo.fps)
@@ -179,7 +238,7 @@ def _expert_demo(args: argparse.Namespace) -> int:
     from agent.demo import run_demo
     from agent.runner import ExpertActor
 
-    config = _config(args)
+    config = _config(args, ("env", "demo"))
     task = _task(args.task)
     print(f"task {task.name}, seed {config.seed}: filming the scripted expert", flush=True)
     narrator = perception = None
@@ -196,6 +255,14 @@ def _expert_demo(args: argparse.Namespace) -> int:
     else:
         print(f"FAILED: no success in {episode.steps} steps; video: {video}")
     return 0 if episode.success else 1
+
+
+def _check_gui(gui: bool) -> None:
+    """--gui without a display: refused before any model loads (PyBullet would end the process)."""
+    if gui:
+        from envs.display import check_display
+
+        check_display()
 
 
 def _one_thread() -> None:
@@ -304,10 +371,16 @@ EVALUATORS = {"encoder": _evaluate_encoder, "capsules": _evaluate_capsules, "nar
               "agent": _evaluate_agent}
 
 
+# The config sections whose batches and images each evaluation allocates (checked against memory).
+EVAL_MEMORY = {"expert": ("env",), "encoder": ("encoder",), "capsules": ("capsules",), "commands": (),
+               "narrator": ("narrator",), "reward": ("reward",), "agent": ("env", "rl")}
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    _check_out(args.out)  # computed results must not be lost to an unwritable file at the end
     if args.what == "expert":
         return _eval_expert(args)
-    config = _config(args)
+    config = _config(args, EVAL_MEMORY[args.what])
     extra = {}
     if args.what == "agent" and args.episodes is not None:
         if args.episodes < 1:
@@ -323,7 +396,7 @@ def _eval_expert(args: argparse.Namespace) -> int:
     from agent.evaluation import evaluate_expert, format_expert_table
     from envs.tasks import ALL_TASKS
 
-    config = _config(args)
+    config = _config(args, EVAL_MEMORY["expert"])
     episodes = args.episodes if args.episodes is not None else config.expert_eval.episodes
     if episodes < 1:
         raise UserError("--episodes must be positive")
@@ -334,7 +407,8 @@ def _eval_expert(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    config = _config(args)
+    _check_out(args.out)
+    config = _config(args, {"env": ("env",), "encoder": ("encoder",), "parse": ()}[args.what])
     if args.what == "encoder":
         from agent.perception.bench import bench_encoder, format_encoder_bench
 
@@ -379,22 +453,23 @@ class _data_errors:
 
 def _emit(metrics: dict, args: argparse.Namespace, formatter) -> None:
     text = json.dumps(metrics, indent=2)
+    print(text if args.json else formatter(metrics), flush=True)  # first: a failed write loses nothing
     if args.out:
-        from pathlib import Path
-
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text if args.json else formatter(metrics))
+        tmp = Path(args.out).with_name(Path(args.out).name + ".tmp")
+        tmp.write_text(text + "\n")
+        tmp.replace(args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from agent.stages import STAGES as REGISTRY, StageError, built_stages, is_done, run_stage
 
-    config = _config(args)
     everything = args.stage == "all"
     if not everything and REGISTRY[args.stage].train is None:
         _not_built(f"the training stage {args.stage!r}", "a later issue builds it")
     stages = built_stages() if everything else [args.stage]
+    config = _config(args, tuple(s for stage in stages for s in TRAIN_MEMORY.get(stage, ())))
+    _check_run_folder(config.run_dir)
     for stage in stages:
         folder = Path(config.run_dir) / stage
         if everything and is_done(config, stage) and (folder / "metrics.json").exists():
@@ -409,11 +484,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         except StageError as e:
             raise UserError(str(e)) from None
         except KeyboardInterrupt:
-            how = "run the same command again" if everything else REGISTRY[stage].on_interrupt
-            print(f"saccade: {stage} interrupted; {how}", file=sys.stderr)
+            print(f"saccade: {stage} interrupted; {_resume_advice(args, stage, everything)}", file=sys.stderr)
             return 130
         print(json.dumps(metrics, indent=2), flush=True)
     return 0
+
+
+# The config sections whose batches and images each stage allocates (checked against memory).
+TRAIN_MEMORY = {"collect": ("env", "collect"), "encoder": ("encoder",), "capsules": ("capsules",),
+                "language": ("narrator", "reward"), "rl": ("env", "rl")}
+
+
+def _resume_advice(args: argparse.Namespace, stage: str, everything: bool) -> str:
+    """The command that continues: the one typed, with --resume where the stage needs it (collect and
+    `train all` continue by themselves), so that following the advice is never refused."""
+    from agent.stages import STAGES
+
+    words = ["saccade", *args.argv]
+    if not everything and not STAGES[stage].resumes_itself and "--resume" not in words:
+        words.append("--resume")
+    kept = "finished chunks are kept" if stage == "collect" else "its last checkpoint is kept"
+    return f"{kept}; to continue, run: {shlex.join(words)}"
 
 
 def cmd_command(args: argparse.Namespace) -> int:
@@ -422,7 +513,9 @@ def cmd_command(args: argparse.Namespace) -> int:
 
     if args.out and not args.out.lower().endswith((".mp4", ".gif")):
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
-    config = _config(args)
+    _check_out(args.out)
+    _check_gui(args.gui)
+    config = _config(args, ("env", "demo"))
     models = _models(args)
     config = command_config(config, models)
     film = Film(config.demo.width, config.demo.height, config.demo.fps) if args.out else None
@@ -506,6 +599,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from agent.stages import load_or_train_command_parser
 
     config = _config(args)
+    if args.json and not args.verbose:
+        logging.getLogger().setLevel(logging.ERROR)  # --json: its JSON on stdout and nothing on stderr
     with _data_errors():
         parser = load_or_train_command_parser(config)
         result = parser.parse(args.text)
@@ -524,19 +619,72 @@ COMMANDS = {"demo": cmd_demo, "train": cmd_train, "command": cmd_command, "parse
             "eval": cmd_eval, "bench": cmd_bench}
 
 
+BUG_REPORT = ("saccade: this is a bug in saccade, not a mistake of yours: please report it (the command, "
+              "and the traceback above) as an issue of the saccade repository")
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # anywhere, start-up imports included: no traceback
+        print("saccade: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv  # for advice that repeats the command
+    _quiet_libraries(args.verbose)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (UserError, ConfigError) as e:
-        print(f"saccade: error: {e}", file=sys.stderr)
+    except Exception as e:
+        message = _user_error_message(e)
+        if message is None:
+            import traceback
+
+            traceback.print_exc()
+            print(BUG_REPORT, file=sys.stderr)
+            return 1
+        print(f"saccade: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("saccade: interrupted", file=sys.stderr)
-        return 130
+
+
+# Exceptions that mean the user's input or machine is at fault: (module, class). Looked up only
+# where the module is already imported, so that the boundary itself imports nothing.
+USER_ERRORS = (("agent.config", "ConfigError"), ("agent.stages", "StageError"), ("agent.data.format", "DataError"),
+               ("agent.weights", "WeightsError"), ("agent.language.embedding", "MissingModelError"),
+               ("agent.locks", "LockHeld"), ("envs.display", "NoDisplayError"))
+
+
+def _user_error_message(e: Exception) -> str | None:
+    """The one line for a user error, None for a bug."""
+    kinds = tuple(getattr(sys.modules[m], name) for m, name in USER_ERRORS if hasattr(sys.modules.get(m), name))
+    if isinstance(e, (UserError, *kinds)):
+        return str(e)
+    if isinstance(e, OSError):  # files, folders, permissions, a full disk: the machine, not the code
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        return f"{e.strerror or e}" + (f": {where}" if where else "")
+    if isinstance(e, MemoryError):
+        return "out of memory: lower the batch or image sizes (--set ...)"
+    return None
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Library progress bars and warnings only on a terminal or with --verbose: a command's output
+    (often --json, read by a program) is its output."""
+    if verbose or sys.stderr.isatty():
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    if not sys.warnoptions:  # python -W ... wins
+        import warnings
+
+        warnings.simplefilter("ignore")
 
 
 if __name__ == "__main__":

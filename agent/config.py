@@ -315,10 +315,6 @@ class RunConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     rl: RLConfig = field(default_factory=RLConfig)
 
-    def __post_init__(self) -> None:
-        # Here and not only in load_config: `dataclasses.replace` (e.g. the CLI's --seed) runs it too.
-        validate(self)
-
 
 def _is_rate(name: str) -> bool:
     return name == "lr" or name.endswith("_lr")
@@ -345,7 +341,7 @@ def _range_of(key: str, name: str, value: Any) -> tuple[float, float, bool] | No
     return None
 
 
-def validate(config: RunConfig) -> None:
+def validate(config: RunConfig, context: str = "") -> None:
     """Raise ConfigError naming the first setting out of its range: every number is finite, seeds
     are 32-bit, counts are not negative, rates are in (0, 1], fractions in [0, 1]."""
 
@@ -360,14 +356,14 @@ def validate(config: RunConfig) -> None:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     continue
                 if isinstance(v, float) and not math.isfinite(v):
-                    raise ConfigError(f"{key} must be a finite number, got {v}")
+                    raise ConfigError(f"{context}{key} must be a finite number, got {v}")
                 limits = _range_of(key, f.name, v)
                 if limits is None:
                     continue
                 low, high, low_open = limits
                 if v < low or v > high or (low_open and v == low):
                     span = f"{'(' if low_open else '['}{low}, {high}]"
-                    raise ConfigError(f"{key} must be in {span}, got {_shown(v)}")
+                    raise ConfigError(f"{context}{key} must be in {span}, got {_shown(v)}")
 
     walk(config, "")
 
@@ -550,7 +546,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     try:
         for override in overrides:
             _apply_override(data, override)
-        return _build(RunConfig, data)
+        config = _build(RunConfig, data)
+        validate(config)  # the ranges; also called by the CLI after its own --seed
+        return config
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
 
