@@ -64,8 +64,10 @@ class DeskEnv(gym.Env):
 
     # --- gymnasium API -----------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        options = self._check_options(options)
         super().reset(seed=seed)
-        options = options or {}
         # Restoring the state saved at construction makes an episode independent of
         # the episodes before it: same seed, same episode, in a fresh env or a used one.
         self.sim.restore_state(self._initial_state)
@@ -86,7 +88,7 @@ class DeskEnv(gym.Env):
                 break
         else:
             raise RuntimeError(f"no layout in 100 tries offers task {requested}")
-        self.gaze = Gaze.from_array(np.asarray(options["gaze"])) if "gaze" in options else Gaze()
+        self.gaze = Gaze.from_array(options["gaze"]) if "gaze" in options else Gaze()
         self.steps = 0
         self.layout = layout
         return self._obs(), self._info(success=False)
@@ -120,6 +122,35 @@ class DeskEnv(gym.Env):
         self.sim.close()
 
     # --- helpers -----------------------------------------------------------
+    RESET_OPTIONS = ("task", "gaze")
+
+    def _check_options(self, options) -> dict:
+        """Reset options, checked before anything changes: a bad gaze would otherwise give an
+        observation outside the observation space (an all-white fovea), not an error."""
+        if options is None:
+            return {}
+        if not isinstance(options, dict):
+            raise ValueError(f"options must be a dict with keys from {self.RESET_OPTIONS}, got {type(options).__name__}")
+        unknown = sorted(str(k) for k in options if k not in self.RESET_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; known: {list(self.RESET_OPTIONS)}")
+        task = options.get("task")
+        if task is not None and not isinstance(task, (str, Task)):
+            raise ValueError(f"option task must be a task name such as 'open_drawer', got {task!r}")
+        if "gaze" in options:
+            try:
+                gaze = np.asarray(options["gaze"], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"option gaze must be 3 numbers (x, y, zoom), got {options['gaze']!r}") from None
+            if gaze.shape != (3,):
+                raise ValueError(f"option gaze must have shape (3,) (x, y, zoom), got {gaze.shape}")
+            if not np.all(np.isfinite(gaze)):
+                raise ValueError(f"option gaze contains NaN or infinity: {gaze.tolist()}")
+            if np.any(np.abs(gaze) > 1.0 + 1e-6):
+                raise ValueError(f"option gaze out of range [-1, 1] (x, y, zoom): {gaze.tolist()}")
+            options = {**options, "gaze": np.clip(gaze, -1.0, 1.0)}
+        return options
+
     def _check_action(self, action) -> np.ndarray:
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape:

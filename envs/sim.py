@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from envs.quiet import stdout_to_stderr
+from envs.quiet import silenced, stdout_to_stderr
 
-with stdout_to_stderr():
+with silenced():  # "pybullet build time: ..."
     import pybullet as pb
     from pybullet_utils import bullet_client
 
@@ -24,7 +24,12 @@ class Sim:
         self.gui = gui
         self.time_step = time_step
         self.substeps = substeps
-        with stdout_to_stderr():
+        if gui:
+            from envs.display import check_display
+
+            check_display()  # PyBullet's GUI ends the whole process when it cannot open a window
+        # "argv[0]=" on every connect; the GUI's messages (display trouble) are kept, on stderr
+        with stdout_to_stderr() if gui else silenced():
             self._client: bullet_client.BulletClient | None = bullet_client.BulletClient(
                 connection_mode=pb.GUI if gui else pb.DIRECT
             )
