@@ -62,7 +62,7 @@ class CommandSession:
         run = RunLayout(models)
         encoder = load_encoder(run.encoder)
         actor = AgentActor(load_policy(run.rl), encoder_dim=encoder.spec.feature_dim)
-        narrator = load_narrator(run.narrator)
+        narrator = load_narrator(run.agent_narrator)
         return cls(config, CommandParser.load(run.commands), actor, PerceptionFeatures(encoder), narrator,
                    seed=seed, gui=gui, film=film)
 

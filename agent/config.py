@@ -273,6 +273,11 @@ class RLConfig:
     eval_episodes: int = 50  # per task
     eval_chains: int = 100
     checkpoint_every: int = 2048
+    # The narrator adapted to the agent's own episodes (agent/rl/narration.py): episodes per task
+    # (0: the agent is narrated by the language stage's narrator), fine-tuning steps and rate.
+    narration_episodes_per_task: int = 30
+    narration_steps: int = 2000
+    narration_lr: float = 3e-4
 
     def __post_init__(self) -> None:
         for name in self.tasks:

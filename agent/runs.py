@@ -55,6 +55,13 @@ class RunLayout:
         return self.language / "reward"
 
     @property
+    def agent_narrator(self) -> Path:
+        """The narrator a user of the agent hears: the one the rl stage adapted to the agent's own
+        episodes (agent/rl/narration.py), else the language stage's."""
+        adapted = self.rl / "narrator"
+        return adapted if (adapted / "narrator.json").exists() else self.narrator
+
+    @property
     def attention(self) -> Path:
         return self.root / "attention"
 

@@ -71,6 +71,14 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
         t0 = time.perf_counter()
         policy, ppo = finetune(config, policy, run.rl / "ppo", resume=resume, progress=progress)
         times["ppo_s"] = round(time.perf_counter() - t0, 1)
+    narration = {"skipped": "rl.narration_episodes_per_task is 0"}
+    if cfg.narration_episodes_per_task > 0 and (run.narrator / "narrator.json").exists():
+        from agent.rl.narration import adapt_narrator
+
+        t0 = time.perf_counter()
+        narration = adapt_narrator(config, run, policy, resume=resume, progress=progress)
+        times["narration_s"] = round(time.perf_counter() - t0, 1)
+    # policy.json last: it marks the stage done
     save_policy(policy, run.rl, {"stage": "imitation + ppo" if cfg.ppo_steps > 0 else "imitation", "seed": config.seed,
                                  "commit": git_commit(), "times": times})
-    return {"demonstrations": demos, "imitation": rounds, "ppo": ppo, "times": times}
+    return {"demonstrations": demos, "imitation": rounds, "ppo": ppo, "narration": narration, "times": times}

@@ -132,3 +132,19 @@ def test_imitation_beats_a_random_policy_on_an_easy_task(tiny_run, tmp_path):
     agent = success_per_task(easy, RunLayout(run).rl, {}, 10)["success_mean"]
     random = success_per_task(easy, None, {"actor": "random"}, 10)["success_mean"]
     assert agent >= 0.5 and agent > random, (agent, random)
+
+
+def test_rl_stage_adapts_the_narrator_to_the_agent(tiny_run):
+    from agent.language.narrator import load_narrator
+    from agent.runs import RunLayout
+
+    config, run_dir, metrics = tiny_run
+    run = RunLayout(run_dir)
+    assert run.agent_narrator == run.rl / "narrator"
+    narration = metrics["rl"]["narration"]
+    assert narration["agent_episodes"] == 18 * config.rl.narration_episodes_per_task
+    assert narration["steps"] == config.rl.narration_steps
+    adapted, original = load_narrator(run.agent_narrator), load_narrator(run.narrator)
+    assert adapted.spec == original.spec
+    changed = [k for k, v in adapted.state_dict().items() if not torch.equal(v, original.state_dict()[k])]
+    assert changed  # fine-tuned, not a copy
