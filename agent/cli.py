@@ -28,6 +28,13 @@ class UserError(Exception):
     """A mistake by the user: reported in one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the same one-line form as every other refusal."""
+
+    def error(self, message: str):
+        self.exit(2, f"saccade: error: {message} (see '{self.prog} --help')\n")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="YAML config file (default: built-in defaults, as configs/default.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -38,7 +45,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from agent.stages import ORDER
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="saccade",
         description="A simulated robot arm that looks before it acts.",
         epilog="Run 'saccade COMMAND --help' for the options of a command.",
@@ -442,11 +449,9 @@ class _data_errors:
         return self
 
     def __exit__(self, kind, value, tb):
-        from agent.data.format import DataError
-        from agent.language.embedding import MissingModelError
-        from agent.weights import WeightsError
-
-        if kind is not None and issubclass(kind, (DataError, WeightsError, FileExistsError, MissingModelError)):
+        if kind is None or not issubclass(kind, Exception):
+            return False  # Ctrl-C: imports here could meet a half-imported module
+        if issubclass(kind, (FileExistsError, *_loaded(DATA_ERRORS))):
             raise UserError(str(value)) from None
         return False
 
@@ -599,11 +604,16 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from agent.stages import load_or_train_command_parser
 
     config = _config(args)
+    root = logging.getLogger()
+    level = root.level
     if args.json and not args.verbose:
-        logging.getLogger().setLevel(logging.ERROR)  # --json: its JSON on stdout and nothing on stderr
-    with _data_errors():
-        parser = load_or_train_command_parser(config)
-        result = parser.parse(args.text)
+        root.setLevel(logging.ERROR)  # --json: its JSON on stdout and nothing on stderr
+    try:
+        with _data_errors():
+            parser = load_or_train_command_parser(config)
+            result = parser.parse(args.text)
+    finally:
+        root.setLevel(level)
     if args.json:
         print(json.dumps(result))
     elif "error" in result:
@@ -625,10 +635,28 @@ BUG_REPORT = ("saccade: this is a bug in saccade, not a mistake of yours: please
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        code = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:  # anywhere, start-up imports included: no traceback
         print("saccade: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if _half_imported():
+        # A Ctrl-C that cut an import short (torch's, say) leaves modules half made, and the
+        # interpreter's clean-up can then crash (a segfault). Nothing is left to save: leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _half_imported() -> bool:
+    """Whether an import was interrupted: a module still initialising, or one whose package is gone."""
+    for name, module in list(sys.modules.items()):
+        if getattr(getattr(module, "__spec__", None), "_initializing", False):
+            return True
+        package = name.rpartition(".")[0]
+        if package and package not in sys.modules:
+            return True
+    return False
 
 
 def _main(argv: list[str]) -> int:
@@ -638,6 +666,9 @@ def _main(argv: list[str]) -> int:
     _quiet_libraries(args.verbose)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # Every command needs torch (the parser's MiniLM too); imported here, a Ctrl-C in its seconds of
+    # importing is the start-up interrupt above, not an interrupt in the middle of a stage.
+    import torch  # noqa: F401
     try:
         return COMMANDS[args.command](args)
     except Exception as e:
@@ -653,16 +684,21 @@ def _main(argv: list[str]) -> int:
 
 
 # Exceptions that mean the user's input or machine is at fault: (module, class). Looked up only
-# where the module is already imported, so that the boundary itself imports nothing.
-USER_ERRORS = (("agent.config", "ConfigError"), ("agent.stages", "StageError"), ("agent.data.format", "DataError"),
-               ("agent.weights", "WeightsError"), ("agent.language.embedding", "MissingModelError"),
-               ("agent.locks", "LockHeld"), ("envs.display", "NoDisplayError"))
+# where the module is already imported (an exception of a class not imported cannot have been
+# raised), so that handling an error imports nothing.
+DATA_ERRORS = (("agent.data.format", "DataError"), ("agent.weights", "WeightsError"),
+               ("agent.language.embedding", "MissingModelError"))
+USER_ERRORS = (("agent.config", "ConfigError"), ("agent.stages", "StageError"), ("agent.locks", "LockHeld"),
+               ("envs.display", "NoDisplayError"), *DATA_ERRORS)
+
+
+def _loaded(names) -> tuple[type, ...]:
+    return tuple(getattr(sys.modules[m], name) for m, name in names if hasattr(sys.modules.get(m), name))
 
 
 def _user_error_message(e: Exception) -> str | None:
     """The one line for a user error, None for a bug."""
-    kinds = tuple(getattr(sys.modules[m], name) for m, name in USER_ERRORS if hasattr(sys.modules.get(m), name))
-    if isinstance(e, (UserError, *kinds)):
+    if isinstance(e, (UserError, *_loaded(USER_ERRORS))):
         return str(e)
     if isinstance(e, OSError):  # files, folders, permissions, a full disk: the machine, not the code
         where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
