@@ -26,6 +26,9 @@ def _files(run: RunLayout) -> list[Path]:
              run.commands / "config.json", run.commands / "weights.safetensors",
              run.narrator / "narrator.json", run.narrator / "narrator.safetensors", run.narrator / "tokenizer.json",
              run.rl / "policy.json", run.rl / "policy.safetensors", run.rl / "config.yaml"]
+    adapted = run.rl / "narrator"  # the narrator adapted to the agent (agent/rl/narration.py), when trained
+    if (adapted / "narrator.json").exists():
+        files += [adapted / "narrator.json", adapted / "narrator.safetensors", adapted / "tokenizer.json"]
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise FileNotFoundError(f"{run.root} lacks what the agent needs: {', '.join(missing)}; "
