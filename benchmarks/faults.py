@@ -487,7 +487,7 @@ def cases() -> list[Case]:
     # Ctrl-C.
     add("Ctrl-C during start-up imports", "interrupt", custom=_interrupt_at_startup)
     add("Ctrl-C in train capsules, then the advised command", "interrupt", needs_run=True,
-        custom=_interrupt_then_follow_advice("capsules", ["--set", "capsules.steps=3000"]))
+        custom=_interrupt_then_follow_advice("capsules", ["--set", "capsules.steps=200"]))
     add("Ctrl-C in train collect, then the advised command", "interrupt",
         custom=_interrupt_then_follow_advice("collect", ["--set", "collect.episodes=40"]))
 
