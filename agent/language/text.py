@@ -132,15 +132,15 @@ def _shade_phrase(text_words: list[str], i: int) -> tuple[str, int] | None:
     if text_words[i] in COLOURS:
         return None
     for length in (2, 1):
-        name = " ".join(text_words[i:i + length])
-        colour = shade(name) if len(text_words[i:i + length]) == length else None
-        if colour is None:
+        if i + length > len(text_words):
             continue
         j = i + length
         while j < len(text_words) and text_words[j] in _COLOUR_SUFFIXES:
             j += 1
-        if j < len(text_words) and (text_words[j] in BLOCK_NOUNS or text_words[j] in ("one", "block")):
-            return colour, j - i
+        if j < len(text_words) and (text_words[j] in BLOCK_NOUNS or text_words[j] == "one"):
+            colour = shade(" ".join(text_words[i:i + length]))  # looked up only before a block noun
+            if colour is not None:
+                return colour, j - i
     return None
 
 
