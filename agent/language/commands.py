@@ -103,7 +103,6 @@ class Analysis:
     similarity: float = 0.0
     colours: list[str] = field(default_factory=list)  # desk colours named, in order, without repeats
     objects: set[str] = field(default_factory=set)  # the desk's things the command names (drawer, button, ...)
-    words: list[str] = field(default_factory=list)  # the command in the desk's words (desk_words)
     # (task index, probability, similarity) of each clause, when the command joins several
     clauses: list[tuple[int, float, float]] = field(default_factory=list)
 
@@ -170,7 +169,6 @@ class CommandParser:
         text_words = desk_words(words(text))
         a.colours = list(dict.fromkeys(w for w in text_words if w in COLOURS))
         a.objects = {DESK_OBJECTS[w] for w in text_words if w in DESK_OBJECTS}
-        a.words = text_words
         model_text = task_text(text_words)
         if model_text:
             a.probs, a.reject, a.similarity = self._backend.classify(model_text)
@@ -332,8 +330,8 @@ TASK_OBJECTS = {"open_drawer": ("drawer",), "close_drawer": ("drawer",), "press_
 
 
 def _missing_object(task_id: str, named: set[str]) -> str | None:
-    """The object the task acts on when the command names none of its names, else None: "lift the
-    drawer" reads as lifting, but the drawer is no block."""
+    """The object the task acts on when the command names none of its names, else None: "slide the
+    button to the right" reads as a push, but the button is no block."""
     wanted = TASK_OBJECTS[task_id]
     return None if named & set(wanted) else " or ".join(wanted)
 
