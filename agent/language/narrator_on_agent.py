@@ -30,7 +30,8 @@ from envs.tasks import ALL_TASKS
 # to the agent (agent/rl/narration.py), so the figures quoted come from FRESH_SEED_BASE.
 SEED_BASE = 8_000_000
 FRESH_SEED_BASE = 8_500_000
-TAIL_STEPS = 10  # steps run on after success, so that an event ending the task is heard in full
+TAIL_STEPS = 10
+FALSE_LINE_SLACK = 5  # steps either side within which a spoken line's event must be under way  # steps run on after success, so that an event ending the task is heard in full
 
 
 def agent_episodes(config: RunConfig, run_dir: Path, policy, episodes: int, seed_base: int = SEED_BASE,
@@ -83,14 +84,16 @@ def agent_episodes(config: RunConfig, run_dir: Path, policy, episodes: int, seed
 
 
 def score(narrator, episodes: list[dict]) -> dict:
-    """Segment accuracy per generated step and as the confirmed stream speaks, over all episodes."""
+    """Segment accuracy per generated step and as the confirmed stream speaks, over all episodes, and
+    the share of spoken lines that name no event under way within FALSE_LINE_SLACK steps (what a
+    user reads that did not happen)."""
     import torch
 
     from agent.language.narrator import NarrationStream, clip_indices
     from agent.language.narrator_training import segments
     from envs.narration import NARRATIONS
 
-    exact = heard = total = 0
+    exact = heard = total = spoken_lines = false_lines = 0
     delays: list[int] = []
     missed: dict[str, int] = {}
     for ep in episodes:
@@ -99,9 +102,13 @@ def score(narrator, episodes: list[dict]) -> dict:
         said = narrator.generate(feats[clip_indices(steps, narrator.spec.window)])
         stream = NarrationStream(narrator)
         spoken = []
-        for text in said:  # the stream's confirmation on the same per-step texts
-            stream.hear(text)
+        truth = [NARRATIONS[k] if k >= 0 else "" for k in ep["labels"]]
+        for t, text in enumerate(said):  # the stream's confirmation on the same per-step texts
+            line = stream.hear(text)
             spoken.append(stream.current)
+            if line:  # a line the user reads: false if no such event is under way around it
+                spoken_lines += 1
+                false_lines += line not in truth[max(0, t - FALSE_LINE_SLACK):t + FALSE_LINE_SLACK + 1]
         for s, e, label in segments(ep["labels"], np.zeros(len(steps), dtype=int)):
             total += 1
             text = NARRATIONS[label]
@@ -114,6 +121,7 @@ def score(narrator, episodes: list[dict]) -> dict:
             heard += any(spoken[t] == text for t in range(s, min(e + 2, len(spoken))))
     return {"segments": total, "segment_accuracy": exact / max(total, 1),
             "segment_accuracy_as_heard": heard / max(total, 1),
+            "lines_spoken": spoken_lines, "false_line_fraction": false_lines / max(spoken_lines, 1),
             "median_delay_steps": float(np.median(delays)) if delays else None,
             "missed_by_event": dict(sorted(missed.items(), key=lambda kv: -kv[1]))}
 
