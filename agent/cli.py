@@ -569,6 +569,7 @@ def _prompt(session) -> int:
         import readline  # noqa: F401  (line editing and history for input())
     except ImportError:
         pass
+    session.parser.warm_up()
     print('saccade: type a command ("help" for what the desk can do, Ctrl-D to leave)', flush=True)
     while True:
         try:

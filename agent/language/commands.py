@@ -149,6 +149,14 @@ class CommandParser:
     def backend(self) -> str:
         return self._backend.name
 
+    def warm_up(self) -> None:
+        """Load what the first commands would otherwise load on the way (MiniLM, the colour names),
+        so that each command at a prompt answers in milliseconds."""
+        from agent.language.text import shade
+
+        self.parse("open the drawer")
+        shade("red")
+
     def parse(self, text: str) -> dict[str, Any]:
         """{"task": id, "block": colour or None}, or {"error": why, "suggestions": [up to 3 commands]}."""
         return self.decide(self.analyse(text), self.thresholds).as_dict()
