@@ -31,8 +31,10 @@ def bench_parse(run_dir: str | Path, config_path: str | None = None) -> dict:
     cold = []
     for _ in range(COLD_RUNS):
         start = time.perf_counter()
-        subprocess.run(cli, check=False, capture_output=True)
+        done = subprocess.run(cli, check=False, capture_output=True, text=True)
         cold.append(time.perf_counter() - start)
+        if done.returncode not in (0, 2):  # 2: the command was refused, which is a parse too
+            raise RuntimeError(f"saccade parse failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

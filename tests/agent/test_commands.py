@@ -296,3 +296,14 @@ def test_synonyms_and_shades_map(minilm, text, task, block):
 def test_questions_other_instances_and_wrong_objects_are_refused(minilm, text, reason):
     a = minilm.analyse(text)
     assert minilm.decide(a, minilm.thresholds).reason == reason
+
+
+def test_bench_parse_measures_the_cold_call_and_the_prompt(tiny_run, monkeypatch):
+    from agent.language import parse_bench
+
+    config, run_dir, _ = tiny_run
+    monkeypatch.setattr(parse_bench, "COLD_RUNS", 1)
+    r = parse_bench.bench_parse(run_dir)
+    assert r["cold_runs"] == 1 and r["cold_parse_s_median"] > 0
+    assert r["prompt_commands"] == 160 and 0 < r["prompt_ms_median"] <= r["prompt_ms_max"]
+    assert "cold" in parse_bench.format_parse_bench(r)
