@@ -88,7 +88,7 @@ def shade(name: str) -> str | None:
     if the name is not there. "scarlet" -> 'red', "sky blue" -> 'blue', "lime" -> 'green'."""
     global _SHADES
     if _SHADES is None:
-        from matplotlib.colors import XKCD_COLORS  # imported on the first unknown word only (0.1 s)
+        from matplotlib.colors import XKCD_COLORS  # on the first colour name before a block noun (0.1 s)
 
         _SHADES = {key.removeprefix("xkcd:"): _hue_class(value) for key, value in XKCD_COLORS.items()}
     return _SHADES.get(name)
