@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from agent.language.blind_command_sets import (BLIND_PARAPHRASE_SET_C, BLIND_PARAPHRASE_SET_E, BLIND_REJECTION_SET_A,
-                                               BLIND_REJECTION_SET_B, BLIND_REJECTION_SET_C, BLIND_REJECTION_SET_E)
+from agent.language.blind_command_sets import (BLIND_PARAPHRASE_SET_C, BLIND_PARAPHRASE_SET_E, BLIND_PARAPHRASE_SET_F,
+                                               BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B, BLIND_REJECTION_SET_C,
+                                               BLIND_REJECTION_SET_E, BLIND_REJECTION_SET_F)
 from agent.language.command_sets import (AMBIGUOUS_REPORT, AMBIGUOUS_TUNING, DEV_PARAPHRASE_SET_D, DEV_REJECTION_SET_D,
                                          NEGATIVE_TRAIN, UNSUPPORTED_REPORT, UNSUPPORTED_TUNING, labelled_phrasings)
 from agent.language.text import task_text, words
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 GOALS = {"train_exact": 0.98, "validation_exact": 0.90, "rejection_rate": 0.90,
          "paraphrase_exact_blind_set_c": 0.95, "rejection_rate_blind_set_c": 0.95,
-         "paraphrase_exact_blind_set_e": 0.95, "rejection_rate_blind_set_e": 0.95}
+         "paraphrase_exact_blind_set_e": 0.95, "rejection_rate_blind_set_e": 0.95,
+         "paraphrase_exact_blind_set_f": 0.95, "rejection_rate_blind_set_f": 0.95}
 # Tasks that undo each other: a command mapped to its opposite is the worst mistake a parser can make.
 OPPOSITES = {"open_drawer": "close_drawer", "close_drawer": "open_drawer",
              "push_block_left": "push_block_right", "push_block_right": "push_block_left",
@@ -89,6 +91,10 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
               "blind_set_c_rejection_unseen": unsupported(_unseen_by_d(BLIND_REJECTION_SET_C)),
               "blind_set_e_paraphrases_unseen": labelled_rows(_unseen_by_d(BLIND_PARAPHRASE_SET_E)),
               "blind_set_e_rejection_unseen": unsupported(_unseen_by_d(BLIND_REJECTION_SET_E)),
+              "blind_set_f_paraphrases": labelled_rows(BLIND_PARAPHRASE_SET_F),
+              "blind_set_f_rejection": unsupported(BLIND_REJECTION_SET_F),
+              "blind_set_f_paraphrases_unseen": labelled_rows(_unseen_by_d(BLIND_PARAPHRASE_SET_F)),
+              "blind_set_f_rejection_unseen": unsupported(_unseen_by_d(BLIND_REJECTION_SET_F)),
               "dev_set_d_paraphrases": labelled_rows(DEV_PARAPHRASE_SET_D),
               "dev_set_d_rejection": unsupported(DEV_REJECTION_SET_D)}
     metrics = {"train_exact": splits["train"]["exact"], "validation_exact": splits["validation"]["exact"],
@@ -96,17 +102,21 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
                "paraphrase_exact_blind_set_c": splits["blind_set_c_paraphrases"]["exact"],
                "rejection_rate_blind_set_c": splits["blind_set_c_rejection"]["rejection_rate"],
                "paraphrase_exact_blind_set_e": splits["blind_set_e_paraphrases"]["exact"],
-               "rejection_rate_blind_set_e": splits["blind_set_e_rejection"]["rejection_rate"]}
+               "rejection_rate_blind_set_e": splits["blind_set_e_rejection"]["rejection_rate"],
+               "paraphrase_exact_blind_set_f": splits["blind_set_f_paraphrases"]["exact"],
+               "rejection_rate_blind_set_f": splits["blind_set_f_rejection"]["rejection_rate"]}
     return {**metrics, "rejection_rate_set": "blind_set_b",
             "rejection_rate_blind_set_a": splits["fresh_report"]["rejection_rate"],
             "rejection_rate_blind_set_b": splits["fresh_report_2"]["rejection_rate"],
             "opposite_mappings": sum(splits[k]["opposite"] for k in ("train", "validation", "blind_set_c_paraphrases",
-                                                                "blind_set_e_paraphrases", "dev_set_d_paraphrases")),
+                                                                "blind_set_e_paraphrases", "blind_set_f_paraphrases",
+                                                                "dev_set_d_paraphrases")),
             # Helpers writing apart still write some identical commands ("lock the drawer"): these leave
             # out every command of C and E that is also in set D, the tuning sets, the training
             # negatives or the training and validation phrasings, all of which chose something.
             "blind_unseen": {k: _figure(splits[f"{k}_unseen"]) for k in (
-                "blind_set_c_paraphrases", "blind_set_c_rejection", "blind_set_e_paraphrases", "blind_set_e_rejection")},
+                "blind_set_c_paraphrases", "blind_set_c_rejection", "blind_set_e_paraphrases", "blind_set_e_rejection",
+                "blind_set_f_paraphrases", "blind_set_f_rejection")},
             "dev_set_d": {"paraphrase_exact": splits["dev_set_d_paraphrases"]["exact"],
                           "rejection_rate": splits["dev_set_d_rejection"]["rejection_rate"]},
             "threshold": asdict(parser.thresholds), "backend": parser.backend, "goals": dict(GOALS),
