@@ -58,8 +58,8 @@ from agent.language.command_eval import evaluate_command_parser
 from agent.language.command_sets import NEGATIVE_TRAIN, labelled_phrasings
 from agent.language.embedding import MissingModelError
 from agent.language.parser_backends import BACKENDS, REJECT, MiniLMBackend, ScratchBackend
-from agent.language.text import (DESK_OBJECTS, OTHER_COLOURS, desk_words, is_negated, is_question, other_instance,
-                                 split_clauses, task_text, way_of, words)
+from agent.language.text import (DESK_OBJECTS, OTHER_COLOURS, asks_lamp_switched, desk_words, is_negated,
+                                 is_question, other_instance, split_clauses, task_text, way_of, words)
 from agent.language.thresholds import Thresholds, choose_thresholds
 from agent.weights import WeightsError, load_safetensors
 from envs.instructions import phrasings
@@ -184,6 +184,11 @@ class CommandParser:
             if settled is not None:
                 a.way = settled[0]
                 a.way_probability = float(sum(a.probs[TASK_IDS.index(t)] for t in settled[1]))
+            elif TASK_IDS[int(a.probs.argmax())] == "press_button" and asks_lamp_switched(text_words):
+                # The words ask for the lamp's state, which only the button changes: a press, however
+                # much of the probability the reject class took ("turn off the lamp").
+                a.way = "press_button"
+                a.way_probability = float(a.probs.max() + a.reject)
             parts = split_clauses(model_text)
             if len(parts) > 1:
                 for part in parts:

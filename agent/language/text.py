@@ -192,3 +192,29 @@ def other_instance(text_words: list[str]) -> str | None:
         if before in _OTHER_INSTANCE and word in DESK_OBJECTS and DESK_OBJECTS[word] != "block":
             return f"{before} {word}"
     return None
+
+
+# The lamp is switched by the button, so asking for the lamp on or off asks for a press.
+_LAMP_WORDS = frozenset({"lamp", "lamps", "light", "lights", "bulb"})
+_TRAILING = frozenset({"please", "now", "again", "for", "me", "thanks", "thank", "you"})
+
+
+def asks_lamp_switched(text_words: list[str]) -> bool:
+    """Whether the command asks for the lamp on or off ("turn on the lamp", "switch the light off",
+    "I'd like the lamp turned on, please"), naming no drawer and no block. "on"/"off" counts as the
+    lamp's state when it comes before the lamp's name or ends the command; "put the lamp on the
+    desk" uses "on" as a place."""
+    if any(DESK_OBJECTS.get(w) in ("drawer", "block") for w in text_words):
+        return False
+    if any(w in ("is", "are", "was", "were", "stays") for w in text_words):  # "the lamp is on": a statement
+        return False
+    lamp_at = [i for i, w in enumerate(text_words) if w in _LAMP_WORDS]
+    if not lamp_at:
+        return False
+    core = list(text_words)
+    while core and core[-1] in _TRAILING:
+        core.pop()
+    for i, w in enumerate(core):
+        if w in ("on", "off") and (i < lamp_at[0] or i == len(core) - 1):
+            return True
+    return False

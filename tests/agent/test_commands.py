@@ -307,3 +307,14 @@ def test_bench_parse_measures_the_cold_call_and_the_prompt(tiny_run, monkeypatch
     assert r["cold_runs"] == 1 and r["cold_parse_s_median"] > 0
     assert r["prompt_commands"] == 160 and 0 < r["prompt_ms_median"] <= r["prompt_ms_max"]
     assert "cold" in parse_bench.format_parse_bench(r)
+
+
+@pytest.mark.parametrize("text, switched", [
+    ("turn on the lamp", True), ("switch the light off please", True), ("I'd like the lamp turned on", True),
+    ("put the lamp on the desk", False), ("the lamp is on", False), ("turn on the lamp in the drawer", False),
+    ("unplug the lamp", False),
+])
+def test_asking_for_the_lamp_on_or_off_is_a_press(text, switched):
+    from agent.language.text import asks_lamp_switched
+
+    assert asks_lamp_switched(words(text)) is switched
