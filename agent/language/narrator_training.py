@@ -91,11 +91,12 @@ def segments(labels: np.ndarray, episodes: np.ndarray) -> list[tuple[int, int, i
     return out
 
 
-def evaluate_narrator(config: RunConfig, run_dir: Path) -> dict:
+def evaluate_narrator(config: RunConfig, run_dir: Path, narrator_folder: Path | None = None) -> dict:
+    """The narrator (the run's, or the one in narrator_folder) on the held-out play episodes."""
     start = time.perf_counter()
     data = PlayData(RunLayout(run_dir).collect)
     encoder = load_encoder(RunLayout(run_dir).encoder)
-    narrator = load_narrator(RunLayout(run_dir).narrator)
+    narrator = load_narrator(narrator_folder or RunLayout(run_dir).narrator)
     _, test_ids = split_chunks(len(data), config.split.test_fraction)
     stream = load_stream(data, test_ids, encoder)
     feats = torch.from_numpy(stream["features"])
