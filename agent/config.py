@@ -303,6 +303,56 @@ class RLConfig:
 
 
 @dataclass
+class AttentionConfig:
+    """Where to look next (`saccade train attention`): a gaze policy apart from the arm's.
+
+    It chooses among candidate gazes (a grid of points on the gaze rectangle, at a few zooms) and
+    is trained with PPO on glimpse banks: states of scripted-expert episodes at which every
+    candidate glimpse was rendered and encoded once, so that an episode of the gaze policy costs
+    lookups, not renders."""
+
+    grid: int = 6  # candidate gaze points per side of the gaze rectangle
+    zooms: list[float] = field(default_factory=lambda: [1.0, 2.0])  # candidate zoom factors (1x to 4x)
+    # Expert episodes whose states make the scenes of each split (scenes_per_episode each).
+    train_episodes: int = 300
+    validation_episodes: int = 60  # chooses the reward kind that is shipped
+    test_episodes: int = 60  # `saccade eval attention` only
+    scenes_per_episode: int = 4
+    glimpses: int = 8  # K: glimpses per episode of the gaze policy; the memory holds the last K - 1
+    memory_dim: int = 16  # each glimpse's fovea and periphery features, reduced by PCA, in the memory
+    rewards: list[str] = field(default_factory=lambda: ["acting", "scene"])  # the kinds trained and compared
+    zoom_change_cost: float = 0.02  # per glimpse that changes the zoom
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    ppo_steps: int = 60000  # per reward kind
+    ppo_envs: int = 8  # bank environments, all in one process (a step is a lookup)
+    ppo_n_steps: int = 256
+    ppo_lr: float = 3e-4
+    ppo_ent_coef: float = 0.01
+    checkpoint_every: int = 10000
+    probe_l2: float = 1.0  # ridge penalty of the scene probes (on standardised memories)
+    workers: int = 2  # processes recording banks and running in-loop evaluations
+    eval_episodes: int = 10  # in-loop evaluation: episodes per task and gaze policy
+
+    def __post_init__(self) -> None:
+        for name in ("grid", "train_episodes", "validation_episodes", "test_episodes", "scenes_per_episode",
+                     "memory_dim", "ppo_envs", "ppo_n_steps", "checkpoint_every", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.glimpses < 2:
+            raise ValueError("glimpses must be at least 2")
+        if not self.zooms or any(not 1.0 <= z <= 4.0 for z in self.zooms):
+            raise ValueError("zooms must be a non-empty list of zoom factors between 1 and 4")
+        if not self.rewards or any(r not in ("acting", "scene") for r in self.rewards):
+            raise ValueError("rewards must be a non-empty list of acting and/or scene")
+        if self.ppo_steps < 0 or self.zoom_change_cost < 0 or self.probe_l2 <= 0:
+            raise ValueError("ppo_steps and zoom_change_cost must not be negative, probe_l2 must be positive")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError("hidden must be a non-empty list of positive widths")
+        if max(self.train_episodes, self.validation_episodes, self.test_episodes) >= 100_000:
+            raise ValueError("at most 99,999 episodes per split")
+
+
+@dataclass
 class RunConfig:
     seed: int = 0  # seeds everything: layouts, sampling, training
     run_dir: str = "runs/default"  # where stages write their outputs
@@ -319,6 +369,7 @@ class RunConfig:
     narrator: NarratorConfig = field(default_factory=NarratorConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     rl: RLConfig = field(default_factory=RLConfig)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
 
 
 def _is_rate(name: str) -> bool:

@@ -74,6 +74,12 @@ def _rl(config: RunConfig, run: RunLayout, resume: bool, progress: bool) -> dict
     return train_agent(config, run, resume=resume, progress=progress)
 
 
+def _attention(config: RunConfig, run: RunLayout, resume: bool, progress: bool) -> dict:
+    from agent.attention.train import train_attention
+
+    return train_attention(config, run, resume=resume, progress=progress)
+
+
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("collect", (), _collect, "collect/metrics.json", on_interrupt="run the same command again: finished chunks are kept",
           reads=("seed", "env", "collect"), resumes_itself=True),
@@ -81,7 +87,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("capsules", ("collect",), _capsules, "capsules/capsules.json", reads=("seed", "split", "capsules")),
     Stage("language", ("collect", "encoder"), _language, "language/reward/reward.json",
           reads=("seed", "split", "narrator", "reward")),
-    Stage("attention", ("encoder", "rl"), None, "attention/attention.json"),
+    Stage("attention", ("encoder", "rl"), _attention, "attention/attention.json",
+          reads=("seed", "env", "rl.tasks", "rl.max_steps", "rl.arm_noise", "attention")),
     Stage("rl", ("encoder", "language"), _rl, "rl/policy.json"),
 )}
 # `train all` runs the built stages in this order.
