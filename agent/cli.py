@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent")
+EVALS = ("expert", "encoder", "capsules", "commands", "narrator", "reward", "agent", "attention")
 BENCHES = ("env", "encoder", "parse")
 # What `saccade demo` (and `make demo`) asks the agent to do, one after another in one scene.
 DEMO_COMMANDS = ("open the drawer", "press the button", "close the drawer")
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure a stage (or the scripted expert) and print the metrics")
     p.add_argument("what", choices=EVALS, help="what to evaluate")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--episodes", type=int, default=None, help="eval expert, eval agent: episodes (held-out seeds) per task")
+    p.add_argument("--episodes", type=int, default=None, help="eval expert, agent, attention: episodes (held-out seeds) per task")
     p.add_argument("--tasks", default=None, help="eval expert: comma-separated task names (default: all)")
     p.add_argument("--out", default=None, help="also write the metrics JSON to this file")
     p.add_argument("--run-dir", default=None, help="run folder to evaluate (default: the config's run_dir)")
@@ -372,15 +372,22 @@ def _evaluate_agent(config, progress: bool, episodes: int | None = None) -> tupl
     return evaluate_agent(config, config.run_dir, progress=progress, episodes=episodes), format_agent_metrics
 
 
+def _evaluate_attention(config, progress: bool, episodes: int | None = None) -> tuple[dict, object]:
+    from agent.attention.evaluate import evaluate_attention, format_attention_metrics
+
+    return evaluate_attention(config, config.run_dir, progress=progress, episodes=episodes), format_attention_metrics
+
+
 # What `saccade eval WHAT` runs on a trained run folder: (config, progress) -> (metrics, formatter).
 EVALUATORS = {"encoder": _evaluate_encoder, "capsules": _evaluate_capsules, "narrator": _evaluate_narrator,
               "reward": _evaluate_reward, "commands": _evaluate_commands,
-              "agent": _evaluate_agent}
+              "agent": _evaluate_agent, "attention": _evaluate_attention}
 
 
 # The config sections whose batches and images each evaluation allocates (checked against memory).
 EVAL_MEMORY = {"expert": ("env",), "encoder": ("encoder",), "capsules": ("capsules",), "commands": (),
-               "narrator": ("narrator",), "reward": ("reward",), "agent": ("env", "rl")}
+               "narrator": ("narrator",), "reward": ("reward",), "agent": ("env", "rl"),
+               "attention": ("env", "attention")}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -389,7 +396,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_expert(args)
     config = _config(args, EVAL_MEMORY[args.what])
     extra = {}
-    if args.what == "agent" and args.episodes is not None:
+    if args.what in ("agent", "attention") and args.episodes is not None:
         if args.episodes < 1:
             raise UserError("--episodes must be positive")
         extra["episodes"] = args.episodes
@@ -497,7 +504,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # The config sections whose batches and images each stage allocates (checked against memory).
 TRAIN_MEMORY = {"collect": ("env", "collect"), "encoder": ("encoder",), "capsules": ("capsules",),
-                "language": ("narrator", "reward"), "rl": ("env", "rl")}
+                "language": ("narrator", "reward"), "rl": ("env", "rl"), "attention": ("env", "attention")}
 
 
 def _resume_advice(args: argparse.Namespace, stage: str, everything: bool) -> str:

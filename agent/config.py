@@ -473,10 +473,20 @@ def memory_needs(config: RunConfig) -> dict[str, tuple[float, str]]:
                    f"one batch (reward.batch_size={config.reward.batch_size})"),
         "rl": (config.rl.bc_batch_size * sum(config.rl.hidden) * 3 * f32,
                f"one batch (rl.bc_batch_size={config.rl.bc_batch_size})"),
+        "attention": (_attention_bytes(config), f"the glimpse banks and probe memories (attention.grid="
+                      f"{config.attention.grid}, train_episodes={config.attention.train_episodes})"),
         "demo": ((config.demo.max_steps + config.demo.tail_steps) * config.demo.width * config.demo.height * 3,
                  f"the video's frames ({config.demo.width}x{config.demo.height}, demo.max_steps="
                  f"{config.demo.max_steps})"),
     }
+
+
+def _attention_bytes(config: RunConfig) -> float:
+    """The train and test banks' features as float32, and the full-feature memories the scene probes read."""
+    a = config.attention
+    scenes = (a.train_episodes + a.test_episodes) * a.scenes_per_episode
+    candidates = a.grid * a.grid * len(a.zooms)
+    return scenes * candidates * (2 * config.encoder.feature_dim + 1) * 4 * 2
 
 
 def available_memory() -> int:

@@ -22,6 +22,9 @@ class DeskConfig:
     fovea_size: int = 32  # pixels per side of the foveal glimpse
     periphery_size: int = 32  # pixels per side of the coarse peripheral view
     frame_size: int = 84  # pixels per side of the full frame
+    # Render the peripheral view every this many control steps and repeat the last one in between:
+    # fewer pixels per decision (the periphery changes slowly; the fovea is rendered every step).
+    periphery_every: int = 1
     max_episode_steps: int = 150
     max_step: float = 0.03  # metres of end-effector motion per unit action per control step
     substeps: int = 5  # physics steps of 1/120 s per control step (24 Hz control)
@@ -32,7 +35,7 @@ class DeskConfig:
             raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {self.obs_mode!r}")
         if self.task is not None:
             Task.parse(self.task)  # raises with the list of known tasks
-        for name in ("fovea_size", "periphery_size", "frame_size", "max_episode_steps", "substeps"):
+        for name in ("fovea_size", "periphery_size", "frame_size", "max_episode_steps", "substeps", "periphery_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("fovea_size", "periphery_size", "frame_size"):

@@ -61,6 +61,7 @@ class DeskEnv(gym.Env):
         self.gaze = Gaze()
         self.start_state: SceneState | None = None
         self.steps = 0
+        self._periphery: np.ndarray | None = None  # the last peripheral view (DeskConfig.periphery_every)
 
     # --- gymnasium API -----------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -90,6 +91,7 @@ class DeskEnv(gym.Env):
             raise RuntimeError(f"no layout in 100 tries offers task {requested}")
         self.gaze = Gaze.from_array(options["gaze"]) if "gaze" in options else Gaze()
         self.steps = 0
+        self._periphery = None
         self.layout = layout
         return self._obs(), self._info(success=False)
 
@@ -184,7 +186,10 @@ class DeskEnv(gym.Env):
         obs = {"proprio": np.clip(proprio, -10, 10), "task": one_hot(self.task)}
         if cfg.obs_mode == "glimpse":
             obs["gaze"] = self.gaze.as_array()
-            obs["fovea"], obs["periphery"] = self.eye.glimpse(self.gaze)
+            obs["fovea"] = self.eye.render(self.eye.fovea_camera(self.gaze))
+            if self.steps % cfg.periphery_every == 0 or self._periphery is None:
+                self._periphery = self.eye.render(self.eye.periphery_camera(self.gaze))
+            obs["periphery"] = self._periphery
         if "frame" in self.observation_space.spaces:
             obs["frame"] = self.eye.render(self.eye.frame_camera())
         if "state" in self.observation_space.spaces:

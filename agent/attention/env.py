@@ -88,13 +88,15 @@ class GlimpseEnv(gym.Env):
         return self._obs(), reward, done, False, {}
 
 
-def rollout(choose, bank: BankView, glimpses: int) -> np.ndarray:
-    """(S, K) candidates a policy looks at in every scene of a bank, all scenes in parallel.
-    choose: (N, input_dim) observations -> (N,) candidates."""
+def rollout(choose, bank: BankView, n: int, policy_glimpses: int | None = None) -> np.ndarray:
+    """(S, n) candidates a policy looks at in every scene of a bank, all scenes in parallel.
+    choose: (N, input_dim) observations -> (N,) candidates; policy_glimpses: the K the policy was
+    trained with (its input's one-hot; default n)."""
     s = len(bank)
-    chosen = np.full((s, glimpses), -1)
-    for j in range(glimpses):
+    k = policy_glimpses or n
+    chosen = np.full((s, n), -1)
+    for j in range(n):
         memory = memory_slots(bank.fovea, bank.periphery, chosen)
-        obs = observation(memory, bank.proprio, np.full(s, j), bank.command, glimpses)
+        obs = observation(memory, bank.proprio, np.full(s, j), bank.command, k)
         chosen[:, j] = choose(obs)
     return chosen

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,8 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
     from agent.perception.features import PerceptionFeatures
     from agent.runner import ExpertActor
 
+    if variant.get("periphery_every", 1) != 1:  # the periphery rendered every n-th step only
+        config = replace(config, env=replace(config.env, periphery_every=variant["periphery_every"]))
     env = open_desk(config)
     if variant.get("actor") == "random":
         from agent.runner import RandomActor
@@ -59,8 +62,14 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
 
     run = RunLayout(config.run_dir)
     encoder = load_encoder(run.encoder)
+    attention = None
+    if variant.get("attention"):
+        from agent.attention.policy import load_attention
+
+        attention = load_attention(variant["attention"])
     actor = AgentActor(load_policy(policy_folder), gaze=variant.get("gaze", "policy"),
-                       ablate=tuple(variant.get("ablate", ())), encoder_dim=encoder.spec.feature_dim)
+                       ablate=tuple(variant.get("ablate", ())), encoder_dim=encoder.spec.feature_dim,
+                       attention=attention)
     reward = load_reward(run.reward) if run.reward.joinpath("reward.json").exists() else None
     return env, actor, PerceptionFeatures(encoder), reward
 
