@@ -133,16 +133,21 @@ class Film:
     """Frames of the desk from the head camera with the gaze circle, the retina insets, the command
     and the narration as subtitles."""
 
+    TRAIL = 24  # gazes drawn as a path behind the current one: one second at 24 Hz
+
     def __init__(self, width: int, height: int, fps: int):
         self.width, self.height, self.fps = width, height, fps
         self.frames: list[np.ndarray] = []
+        self.trail: list[tuple[float, float]] = []
 
     def add(self, env, obs: dict, title: str, subtitle: str | None) -> None:
         camera = env.eye.frame_camera(self.width, self.height)
-        self.frames.append(annotate(env.eye.render(camera), gaze_px=camera.project(env.gaze.point()),
+        here = camera.project(env.gaze.point())
+        self.trail = [*self.trail[-(self.TRAIL - 1):], here]
+        self.frames.append(annotate(env.eye.render(camera), gaze_px=here,
                                     gaze_radius_px=env.eye.fovea_radius_px(env.gaze, camera),
                                     fovea=obs.get("fovea"), periphery=obs.get("periphery"),
-                                    title=title, subtitle=subtitle))
+                                    title=title, subtitle=subtitle, trail_px=self.trail))
 
     def write(self, path: str | Path) -> Path:
         return write_video(self.frames, path, self.fps)

@@ -25,10 +25,16 @@ def annotate(
     periphery: np.ndarray | None,
     title: str,
     subtitle: str | None,
+    trail_px: list[tuple[float, float]] | None = None,
 ) -> np.ndarray:
-    """Draw the gaze (a circle the size of the foveal field), the retina insets and the text."""
+    """Draw the gaze (a circle the size of the foveal field) and, oldest to newest, the path of the
+    last gazes (trail_px), the retina insets and the text."""
     image = Image.fromarray(frame)
     draw = ImageDraw.Draw(image)
+    if trail_px and len(trail_px) > 1:
+        for j in range(1, len(trail_px)):
+            fade = int(90 + 130 * j / (len(trail_px) - 1))
+            draw.line([trail_px[j - 1], trail_px[j]], fill=(fade, fade, 0), width=1)
     h = frame.shape[0]
     small = _font(max(10, h // 28))
     large = _font(max(12, h // 18))
