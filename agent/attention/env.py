@@ -50,7 +50,7 @@ class GlimpseEnv(gym.Env):
         dim = c * (1 + 2 * m) + bank.proprio.shape[1] + glimpses + bank.command.shape[1]
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
         self.action_space = gym.spaces.Discrete(c)
-        self.targets = np.concatenate([bank.fovea, bank.periphery], -1)
+        self.targets = bank.fovea  # what the scene reward predicts (agent.attention.rewards)
         self._rng = np.random.default_rng(seed)
 
     def _obs(self) -> np.ndarray:

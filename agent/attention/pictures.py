@@ -12,6 +12,7 @@ from agent.runs import RunLayout
 
 PATH_TASKS = ("open_drawer", "press_button", "push_block_left:red", "put_block_in_drawer:blue")
 PATH_STEPS = 40
+PANEL = (400, 300)
 
 
 def plot_accuracy(metrics: dict, path: Path) -> Path:
@@ -55,6 +56,7 @@ def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *,
     from agent.perception.encoder import load_encoder
     from agent.perception.features import PerceptionFeatures
     from agent.rl.actor import AgentActor
+    from agent.video import _font
     from agent.rl.policy import load_policy
     from envs.desk_env import DeskEnv
     from envs.eye import Gaze
@@ -76,7 +78,7 @@ def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *,
             for _ in range(PATH_STEPS):
                 obs, *_ = env.step(actor.act(obs, perception(obs), env))
                 gazes.append(obs["gaze"].copy())
-            camera = env.eye.frame_camera(320, 240)
+            camera = env.eye.frame_camera(PANEL[0], PANEL[1])
             image = Image.fromarray(env.eye.render(camera))
             draw = ImageDraw.Draw(image)
             points = [camera.project(Gaze.from_array(g).point()) for g in gazes]
@@ -87,7 +89,8 @@ def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *,
                 colour = (int(40 + 215 * u), int(80 + 140 * u), int(255 * (1 - u)))
                 r = 2 + 3 * (Gaze.from_array(gazes[j]).zoom_factor() < 1.5)
                 draw.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=2)
-            draw.text((6, 4), f'"{command}"', fill=(255, 255, 255))
+            draw.text((6, 4), f'"{command}"', fill=(255, 255, 255), font=_font(13), stroke_width=1,
+                      stroke_fill=(0, 0, 0))
             panels.append(np.asarray(image))
     finally:
         env.close()

@@ -6,8 +6,10 @@
   acts right; SUGARL, an inverse-dynamics model's confidence). The expert's actions are the
   imitation labels the agent already learned from: no new labels.
 - "scene": how much the glimpse reduces the memory's error in predicting what the other
-  glimpses of the scene would show (a linear predictor of every candidate's features from the
-  memory, fitted on the training bank; slots already seen count as known). Purely from pixels.
+  glimpses of the scene would show (a linear predictor of every candidate's foveal features from
+  the memory, fitted on the training bank; slots already seen count as known). Purely from pixels.
+  The fovea, not the periphery: one wide peripheral view already predicts the others' (round one
+  predicted both, and after the first glimpse the rewards were too small to steer by).
 Both pay a small cost for each change of zoom. The privileged state is never a reward here; the
 scene probes that read it are evaluation only.
 """
@@ -20,12 +22,12 @@ from agent.attention.memory import memory_slots
 
 
 class ScenePredictor:
-    """Linear map from the flat memory (C, 1 + 2m) to every slot's features (C, 2m)."""
+    """Linear map from the flat memory (C, 1 + 2m) to every slot's foveal features (C, m)."""
 
     def fit(self, fovea: np.ndarray, periphery: np.ndarray, max_glimpses: int, rng: np.random.Generator,
             samples_per_scene: int = 4, l2: float = 1.0) -> ScenePredictor:
         s, c, _ = fovea.shape
-        targets = np.concatenate([fovea, periphery], -1)  # (S, C, 2m)
+        targets = fovea  # (S, C, m)
         xs, ys = [], []
         for _ in range(samples_per_scene):
             k = rng.integers(0, max_glimpses, s)
@@ -45,7 +47,7 @@ class ScenePredictor:
 
     def error(self, memory: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Mean squared error over the slots not yet seen (seen ones count as 0), per memory.
-        memory: (N, C, 1 + 2m); targets: (N, C, 2m)."""
+        memory: (N, C, 1 + 2m); targets: (N, C, m), the foveal features."""
         n, c, _ = memory.shape
         pred = ((memory.reshape(n, -1) - self.x_mean) @ self.weights + self.y_mean).reshape(n, c, -1)
         per_slot = ((pred - targets) ** 2).mean(-1) * (1.0 - memory[..., 0])

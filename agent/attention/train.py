@@ -69,8 +69,14 @@ def new_policy(config: RunConfig, bank: dict, reward: str) -> AttentionPolicy:
 
 
 def reward_scales(config: RunConfig, view: BankView, predictor: ScenePredictor, kind: str) -> RewardScales:
-    empty = memory_slots(view.fovea, view.periphery, np.full((len(view), 1), -1))
-    scene = float(predictor.error(empty, np.concatenate([view.fovea, view.periphery], -1)).mean())
+    """Each kind in units of its typical step: the spread of acting_gain over candidates, and what a
+    random second glimpse takes off the prediction error (the first takes off far more)."""
+    rng = np.random.default_rng(config.seed)
+    first = rng.integers(len(view.zoom_of), size=len(view))
+    second = (first + 1 + rng.integers(len(view.zoom_of) - 1, size=len(view))) % len(view.zoom_of)
+    one = predictor.error(memory_slots(view.fovea, view.periphery, first[:, None]), view.fovea)
+    two = predictor.error(memory_slots(view.fovea, view.periphery, np.stack([first, second], 1)), view.fovea)
+    scene = float((one - two).mean())
     acting = float((view.act_error - view.act_error.mean(1, keepdims=True)).std())
     return RewardScales(kind, max(acting, 1e-6), max(scene, 1e-6), config.attention.zoom_change_cost)
 

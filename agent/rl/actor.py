@@ -25,7 +25,7 @@ class AgentActor:
     needs_features = True
 
     def __init__(self, policy: AgentPolicy, *, gaze: str = "policy", ablate: tuple[str, ...] = (),
-                 encoder_dim: int | None = None, seed: int = 0, attention=None):
+                 encoder_dim: int | None = None, seed: int = 0, attention=None, snap_to=None):
         if gaze not in GAZE_MODES:
             raise ValueError(f"gaze must be one of {GAZE_MODES}, got {gaze!r}")
         if (gaze == "attention") != (attention is not None):
@@ -36,6 +36,7 @@ class AgentActor:
         self.rng = np.random.default_rng(seed)
         self.command: torch.Tensor | None = None
         self.prev: np.ndarray | None = None
+        self.snap_to = snap_to  # GazeCandidates: the expert's gaze moved to the nearest candidate
         self.looker = None
         if attention is not None:
             from agent.attention.gaze import LearnedGaze
@@ -64,6 +65,8 @@ class AgentActor:
             action[4:7] = self.rng.uniform(-1, 1, 3).astype(np.float32)
         elif self.gaze == "expert":
             action[4:7] = expert_action(self.expert, env.privileged())[4:7]
+            if self.snap_to is not None:
+                action[4:7] = self.snap_to.array[self.snap_to.nearest(action[4:7])]
         elif self.gaze == "attention":
             action[4:7] = self.looker.next_gaze(features, obs["gaze"])
         self.prev = action

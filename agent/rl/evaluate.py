@@ -69,9 +69,18 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
         attention = load_attention(variant["attention"])
     actor = AgentActor(load_policy(policy_folder), gaze=variant.get("gaze", "policy"),
                        ablate=tuple(variant.get("ablate", ())), encoder_dim=encoder.spec.feature_dim,
-                       attention=attention)
+                       attention=attention, snap_to=_candidates(variant.get("snap_to")))
     reward = load_reward(run.reward) if run.reward.joinpath("reward.json").exists() else None
     return env, actor, PerceptionFeatures(encoder), reward
+
+
+def _candidates(grid_and_zooms):
+    """The candidate gazes (grid, zooms) an expert-gaze variant is snapped to, or None."""
+    if grid_and_zooms is None:
+        return None
+    from agent.attention.candidates import GazeCandidates
+
+    return GazeCandidates(grid_and_zooms[0], grid_and_zooms[1])
 
 
 def _judge(reward, first: np.ndarray, last: np.ndarray, task: Task) -> bool | None:
