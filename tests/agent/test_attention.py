@@ -222,3 +222,29 @@ def test_eval_attention_json(tiny_run, tmp_path):
     assert {"learned", "imitation_gaze_head", "expert_look_at", "random", "fixed"} <= set(metrics["agent_success"])
     for plot in metrics["plots"]:
         assert Path(plot).stat().st_size > 1000
+
+
+def test_an_interrupted_attention_stage_resumes(tiny_run, tmp_path):
+    """Cut short after the first checkpoint of one kind: --resume keeps the banks and the finished
+    kind, and continues the other from its checkpoint to the full step count."""
+    import shutil
+
+    from dataclasses import replace
+
+    from agent.stages import run_stage
+
+    config, run_dir, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    folder = copy / "attention"
+    for name in ("attention.json", "scene/attention.json", "MANIFEST.json"):
+        (folder / name).unlink()
+    zips = sorted((folder / "scene" / "checkpoints").glob("ppo_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))
+    for z in zips[1:]:
+        z.unlink()
+    acting_before = (folder / "acting" / "attention.safetensors").read_bytes()
+    metrics = run_stage(replace(config, run_dir=str(copy)), "attention", resume=True)
+    assert metrics["ppo"]["scene"]["env_steps"] >= config.attention.ppo_steps
+    assert "acting" not in metrics["ppo"]  # finished before the cut: kept as it was
+    assert (folder / "acting" / "attention.safetensors").read_bytes() == acting_before
+    assert (folder / "attention.json").exists()

@@ -26,7 +26,8 @@ def test_help(sub, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "attention"], "not built yet"),
+        (["train", "attention", "--run-dir", "nowhere"], "the stage 'attention' needs encoder, rl first"),
+        (["eval", "attention", "--run-dir", "nowhere"], "no trained gaze policy here"),
         (["train", "rl", "--run-dir", "nowhere"], "the stage 'rl' needs encoder, language first"),
         (["train", "encoder", "--run-dir", "nowhere"], "the stage 'encoder' needs collect first"),
         (["command", "open the drawer", "--run-dir", "nowhere"], "no encoder here"),

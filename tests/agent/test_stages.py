@@ -20,7 +20,7 @@ def test_a_stage_refuses_to_run_without_what_it_needs(tmp_path, tiny_config_path
     config = load_config(tiny_config_path, [f"run_dir={tmp_path}"])
     with pytest.raises(StageError, match="needs collect first"):
         run_stage(config, "encoder")
-    with pytest.raises(StageError, match="not built yet"):
+    with pytest.raises(StageError, match="needs encoder, rl first"):
         run_stage(config, "attention")
 
 
