@@ -433,7 +433,10 @@ def cases() -> list[Case]:
     add("eval encoder: run folder missing", "files", ["eval", "encoder", *T, "--run-dir", "{tmp}/none"])
     add("train encoder before collect", "files", ["train", "encoder", *T, "--run-dir", "{tmp}/run"],
         contains="needs collect first")
-    add("train attention (not built)", "files", ["train", "attention", *T], contains="not built")
+    add("train attention before rl", "files", ["train", "attention", *T, "--run-dir", "{tmp}/run"],
+        contains="needs encoder, rl first")
+    add("eval attention: run folder without a gaze policy", "files", ["eval", "attention", *T, "--run-dir", "{tmp}/none"],
+        contains="no trained gaze policy")
     add("demo: run folder without models", "files", ["demo", *T, "--run-dir", "{tmp}/none", "--out", "{tmp}/d.mp4"],
         contains="no encoder")
     add("eval expert: unknown task", "files", ["eval", "expert", *T, "--tasks", "open_drawer,fly"],

@@ -49,15 +49,16 @@ def plot_accuracy(metrics: dict, path: Path) -> Path:
 
 
 def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *, seed: int = 11_500_000) -> Path:
-    """The learned gaze's path over the first PATH_STEPS steps of the agent carrying out a few tasks
-    (points numbered in time, fading from blue to yellow), drawn on the frame at the last step."""
+    """The gaze's path over the first PATH_STEPS steps of the agent carrying out a few tasks (points
+    in time from blue to yellow; small circles zoomed in), drawn on the frame at the last step. Top
+    row: the learned gaze policy; bottom row: the gaze head the arm's policy learned by imitation."""
     from PIL import Image, ImageDraw
 
     from agent.perception.encoder import load_encoder
     from agent.perception.features import PerceptionFeatures
     from agent.rl.actor import AgentActor
-    from agent.video import _font
     from agent.rl.policy import load_policy
+    from agent.video import _font
     from envs.desk_env import DeskEnv
     from envs.eye import Gaze
     from envs.instructions import phrasings
@@ -65,36 +66,40 @@ def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *,
 
     encoder = load_encoder(run.encoder)
     perception = PerceptionFeatures(encoder)
-    actor = AgentActor(load_policy(run.rl), gaze="attention", attention=attention, encoder_dim=encoder.spec.feature_dim)
+    arm = load_policy(run.rl)
+    sources = {"learned gaze": AgentActor(arm, gaze="attention", attention=attention, encoder_dim=encoder.spec.feature_dim),
+               "imitation gaze head": AgentActor(arm, encoder_dim=encoder.spec.feature_dim)}
     env = DeskEnv(replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=False))
-    panels = []
+    rows = []
     try:
-        for i, name in enumerate(PATH_TASKS):
-            task = Task.parse(name)
-            command = phrasings(task, "validation")[0]
-            obs, _ = env.reset(seed=seed + i, options={"task": task})
-            actor.start(env, task, command)
-            gazes = [obs["gaze"].copy()]
-            for _ in range(PATH_STEPS):
-                obs, *_ = env.step(actor.act(obs, perception(obs), env))
-                gazes.append(obs["gaze"].copy())
-            camera = env.eye.frame_camera(PANEL[0], PANEL[1])
-            image = Image.fromarray(env.eye.render(camera))
-            draw = ImageDraw.Draw(image)
-            points = [camera.project(Gaze.from_array(g).point()) for g in gazes]
-            for j in range(1, len(points)):
-                draw.line([points[j - 1], points[j]], fill=(255, 255, 255), width=1)
-            for j, (x, y) in enumerate(points):
-                u = j / max(1, len(points) - 1)
-                colour = (int(40 + 215 * u), int(80 + 140 * u), int(255 * (1 - u)))
-                r = 2 + 3 * (Gaze.from_array(gazes[j]).zoom_factor() < 1.5)
-                draw.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=2)
-            draw.text((6, 4), f'"{command}"', fill=(255, 255, 255), font=_font(13), stroke_width=1,
-                      stroke_fill=(0, 0, 0))
-            panels.append(np.asarray(image))
+        for label, actor in sources.items():
+            panels = []
+            for i, name in enumerate(PATH_TASKS):
+                task = Task.parse(name)
+                command = phrasings(task, "validation")[0]
+                obs, _ = env.reset(seed=seed + i, options={"task": task})
+                actor.start(env, task, command)
+                gazes = [obs["gaze"].copy()]
+                for _ in range(PATH_STEPS):
+                    obs, *_ = env.step(actor.act(obs, perception(obs), env))
+                    gazes.append(obs["gaze"].copy())
+                camera = env.eye.frame_camera(PANEL[0], PANEL[1])
+                image = Image.fromarray(env.eye.render(camera))
+                draw = ImageDraw.Draw(image)
+                points = [camera.project(Gaze.from_array(g).point()) for g in gazes]
+                for j in range(1, len(points)):
+                    draw.line([points[j - 1], points[j]], fill=(255, 255, 255), width=1)
+                for j, (x, y) in enumerate(points):
+                    u = j / max(1, len(points) - 1)
+                    colour = (int(40 + 215 * u), int(80 + 140 * u), int(255 * (1 - u)))
+                    r = 2 + 3 * (Gaze.from_array(gazes[j]).zoom_factor() < 1.5)
+                    draw.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=2)
+                draw.text((6, 4), f'{label}: "{command}"', fill=(255, 255, 255), font=_font(13), stroke_width=1,
+                          stroke_fill=(0, 0, 0))
+                panels.append(np.asarray(image))
+            rows.append(np.concatenate(panels, 1))
     finally:
         env.close()
-    grid = np.concatenate([np.concatenate(panels[:2], 1), np.concatenate(panels[2:4], 1)], 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    Image.fromarray(np.concatenate(rows, 0)).save(path)
     return path

@@ -142,28 +142,20 @@ def compare_on_validation(policies: dict[str, AttentionPolicy], train: dict, val
     """Each kind's scene estimate at CHOICE_K glimpses and its arm action error, against random gaze,
     on the validation scenes; the winner has the larger sum of the two relative gains."""
     any_policy = next(iter(policies.values()))
-    train_view, val_view = make_view(any_policy, train, "train"), make_view(any_policy, val, "validation")
-    k = any_policy.spec.glimpses
-    n = any_policy.spec.n_candidates
+    k, n = any_policy.spec.glimpses, any_policy.spec.n_candidates
 
-    def measure(choose_train, choose_val) -> dict:
-        chosen_train, chosen_val = rollout(choose_train, train_view, k), rollout(choose_val, val_view, k)
+    def measure(choose_train, choose_val, policy: AttentionPolicy) -> dict:
+        chosen_train = rollout(choose_train, make_view(policy, train, "train"), k)
+        chosen_val = rollout(choose_val, make_view(policy, val, "validation"), k)
         scene = probe_scene(memory_slots(train["fovea"], train["periphery"], chosen_train[:, :CHOICE_K]), train["state"],
                             memory_slots(val["fovea"], val["periphery"], chosen_val[:, :CHOICE_K]), val["state"])
-        act = float(np.take_along_axis(val["act_error"], chosen_val, 1).mean())
-        return {"scene_accuracy": scene["scene_accuracy"], "arm_action_error": act}
+        return {"scene_accuracy": scene["scene_accuracy"],
+                "arm_action_error": float(np.take_along_axis(val["act_error"], chosen_val, 1).mean())}
 
-    table = {"random": measure(random_choice(n, seed), random_choice(n, seed + 1))}
-    for kind, policy in policies.items():
-        view_train, view_val = make_view(policy, train, "train"), make_view(policy, val, "validation")
-        chosen_train, chosen_val = rollout(policy.choose, view_train, k), rollout(policy.choose, view_val, k)
-        scene = probe_scene(memory_slots(train["fovea"], train["periphery"], chosen_train[:, :CHOICE_K]), train["state"],
-                            memory_slots(val["fovea"], val["periphery"], chosen_val[:, :CHOICE_K]), val["state"])
-        table[kind] = {"scene_accuracy": scene["scene_accuracy"],
-                       "arm_action_error": float(np.take_along_axis(val["act_error"], chosen_val, 1).mean())}
+    table = {"random": measure(random_choice(n, seed), random_choice(n, seed + 1), any_policy)}
     base = table["random"]
-    for kind in policies:
-        t = table[kind]
+    for kind, policy in policies.items():
+        t = table[kind] = measure(policy.choose, policy.choose, policy)
         t["score"] = ((t["scene_accuracy"] - base["scene_accuracy"]) / max(base["scene_accuracy"], 1e-6)
                       + (base["arm_action_error"] - t["arm_action_error"]) / max(base["arm_action_error"], 1e-6))
     winner = max(policies, key=lambda kind: table[kind]["score"])

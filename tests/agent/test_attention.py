@@ -15,7 +15,7 @@ from agent.attention.env import BankView, GlimpseEnv, RewardScales, rollout
 from agent.attention.memory import Reduction, memory_slots
 from agent.attention.rewards import ScenePredictor, acting_gain
 from agent.attention.scene_probe import SceneProbe
-from envs.eye import GAZE_X, GAZE_Y, Gaze
+from envs.eye import GAZE_X, GAZE_Y
 
 ROOT = Path(__file__).resolve().parents[2]
 
