@@ -320,7 +320,9 @@ class AttentionConfig:
     scenes_per_episode: int = 4
     glimpses: int = 8  # K: glimpses per episode of the gaze policy; the memory holds the last K - 1
     memory_dim: int = 16  # each glimpse's fovea and periphery features, reduced by PCA, in the memory
-    rewards: list[str] = field(default_factory=lambda: ["acting", "scene"])  # the kinds trained and compared
+    # The reward kinds trained and compared (agent.attention.rewards); "privileged" (looking where the
+    # scripted expert looks) is a named comparison, never shipped.
+    rewards: list[str] = field(default_factory=lambda: ["acting", "scene", "privileged"])
     zoom_change_cost: float = 0.02  # per glimpse that changes the zoom
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     ppo_steps: int = 60000  # per reward kind
@@ -342,8 +344,10 @@ class AttentionConfig:
             raise ValueError("glimpses must be at least 2")
         if not self.zooms or any(not 1.0 <= z <= 4.0 for z in self.zooms):
             raise ValueError("zooms must be a non-empty list of zoom factors between 1 and 4")
-        if not self.rewards or any(r not in ("acting", "scene") for r in self.rewards):
-            raise ValueError("rewards must be a non-empty list of acting and/or scene")
+        if not {"acting", "scene"} & set(self.rewards) or any(r not in ("acting", "scene", "privileged")
+                                                                for r in self.rewards):
+            raise ValueError("rewards must list acting and/or scene (the kinds that may be shipped), "
+                             "and may add privileged")
         if self.ppo_steps < 0 or self.zoom_change_cost < 0 or self.probe_l2 <= 0:
             raise ValueError("ppo_steps and zoom_change_cost must not be negative, probe_l2 must be positive")
         if not self.hidden or any(h < 1 for h in self.hidden):

@@ -38,10 +38,15 @@ class GazeCandidates:
     def zoom_index(self, index: int | np.ndarray) -> int | np.ndarray:
         return np.asarray(index) // self.points_per_zoom
 
-    def nearest(self, gaze: np.ndarray) -> int:
-        """The candidate nearest to a gaze (x, y, zoom in normalised units); out-of-range gazes are clipped."""
+    def distance(self, gaze: np.ndarray) -> np.ndarray:
+        """(C,) how far each candidate is from a gaze (x, y, zoom in normalised units; zoom counts
+        three times); out-of-range gazes are clipped."""
         g = np.clip(np.nan_to_num(np.asarray(gaze, np.float32), nan=0.0), -1, 1)
-        return int(np.argmin(np.abs(self.array - g).sum(1) + 2 * np.abs(self.array[:, 2] - g[2])))
+        return np.abs(self.array - g).sum(1) + 2 * np.abs(self.array[:, 2] - g[2])
+
+    def nearest(self, gaze: np.ndarray) -> int:
+        """The candidate nearest to a gaze."""
+        return int(np.argmin(self.distance(gaze)))
 
     def scan(self, k: int) -> list[int]:
         """A fixed scan pattern of k candidates at the widest zoom: the middle first, then each next

@@ -15,7 +15,7 @@ import numpy as np
 
 from agent.attention.memory import memory_slots
 from agent.attention.policy import observation
-from agent.attention.rewards import ScenePredictor
+from agent.attention.rewards import ScenePredictor, acting_gain
 
 
 @dataclass
@@ -27,6 +27,7 @@ class BankView:
     proprio: np.ndarray  # (S, 14) normalised
     command: np.ndarray  # (S, 384) the episode's command embedding
     act_error: np.ndarray  # (S, C) arm action error against the expert's, per candidate glimpse
+    look_distance: np.ndarray  # (S, C) how far each candidate is from where the expert looks (privileged)
     zoom_of: np.ndarray  # (C,) zoom index of each candidate
 
     def __len__(self) -> int:
@@ -35,8 +36,9 @@ class BankView:
 
 @dataclass
 class RewardScales:
-    kind: str  # acting | scene | both
+    kind: str  # acting | scene | privileged (agent.attention.rewards)
     acting: float  # typical size of acting_gain on the training bank
+    privileged: float  # the same for look_distance
     scene: float  # mean prediction error of an empty memory on the training bank
     zoom_change_cost: float
 
@@ -72,13 +74,14 @@ class GlimpseEnv(gym.Env):
         a = int(action)
         s = self.scene
         reward = 0.0
-        if self.scales.kind in ("acting", "both"):
-            gain = self.bank.act_error[s].mean() - self.bank.act_error[s, a]
-            reward += float(gain) / self.scales.acting
+        if self.scales.kind == "acting":
+            reward += float(acting_gain(self.bank.act_error[[s]], np.array([a]))[0]) / self.scales.acting
+        if self.scales.kind == "privileged":
+            reward += float(acting_gain(self.bank.look_distance[[s]], np.array([a]))[0]) / self.scales.privileged
         self.chosen[self.count] = a
         self.count += 1
         self.memory = memory_slots(self.bank.fovea[[s]], self.bank.periphery[[s]], self.chosen[None])[0]
-        if self.scales.kind in ("scene", "both"):
+        if self.scales.kind == "scene":
             error = float(self.predictor.error(self.memory[None], self.targets[[s]])[0])
             reward += (self.error - error) / self.scales.scene
             self.error = error

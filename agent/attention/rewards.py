@@ -10,8 +10,10 @@
   the memory, fitted on the training bank; slots already seen count as known). Purely from pixels.
   The fovea, not the periphery: one wide peripheral view already predicts the others' (round one
   predicted both, and after the first glimpse the rewards were too small to steer by).
-Both pay a small cost for each change of zoom. The privileged state is never a reward here; the
-scene probes that read it are evaluation only.
+Both pay a small cost for each change of zoom. For comparison only, a third kind reads the
+privileged state: "privileged" pays for looking near where the scripted expert looks (the same
+gain over the average candidate, on distance). It shows what the training machinery reaches
+when the reward points at the right place; it is never shipped (agent.attention.train).
 """
 
 from __future__ import annotations

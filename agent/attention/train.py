@@ -33,6 +33,7 @@ from agent.runs import RunLayout
 log = logging.getLogger(__name__)
 
 CHOICE_K = 4  # the scene estimate that decides between reward kinds (validation scenes)
+LABEL_FREE = ("acting", "scene")  # the kinds that may be shipped; "privileged" is a comparison
 
 
 def command_embeddings(bank: dict, split: str) -> np.ndarray:
@@ -51,10 +52,11 @@ def command_embeddings(bank: dict, split: str) -> np.ndarray:
 
 def make_view(policy: AttentionPolicy, bank: dict, split: str) -> BankView:
     candidates = policy.candidates
+    look = np.array([candidates.distance(g) for g in bank["expert_gaze"]], np.float32)
     return BankView(fovea=policy.reduction("fovea")(bank["fovea"]),
                     periphery=policy.reduction("periphery")(bank["periphery"]),
                     proprio=policy.normalise_proprio(bank["proprio"]), command=command_embeddings(bank, split),
-                    act_error=bank["act_error"], zoom_of=candidates.zoom_index(np.arange(len(candidates))))
+                    act_error=bank["act_error"], look_distance=look, zoom_of=candidates.zoom_index(np.arange(len(candidates))))
 
 
 def new_policy(config: RunConfig, bank: dict, reward: str) -> AttentionPolicy:
@@ -78,7 +80,9 @@ def reward_scales(config: RunConfig, view: BankView, predictor: ScenePredictor, 
     two = predictor.error(memory_slots(view.fovea, view.periphery, np.stack([first, second], 1)), view.fovea)
     scene = float((one - two).mean())
     acting = float((view.act_error - view.act_error.mean(1, keepdims=True)).std())
-    return RewardScales(kind, max(acting, 1e-6), max(scene, 1e-6), config.attention.zoom_change_cost)
+    privileged = float((view.look_distance - view.look_distance.mean(1, keepdims=True)).std())
+    return RewardScales(kind, max(acting, 1e-6), max(privileged, 1e-6), max(scene, 1e-6),
+                        config.attention.zoom_change_cost)
 
 
 def _latest_zip(folder: Path) -> Path | None:
@@ -158,9 +162,13 @@ def compare_on_validation(policies: dict[str, AttentionPolicy], train: dict, val
         t = table[kind] = measure(policy.choose, policy.choose, policy)
         t["score"] = ((t["scene_accuracy"] - base["scene_accuracy"]) / max(base["scene_accuracy"], 1e-6)
                       + (base["arm_action_error"] - t["arm_action_error"]) / max(base["arm_action_error"], 1e-6))
-    winner = max(policies, key=lambda kind: table[kind]["score"])
+    label_free = [kind for kind in policies if kind in LABEL_FREE]
+    if not label_free:
+        raise ValueError("attention.rewards holds no label-free kind (acting, scene) to ship")
+    winner = max(label_free, key=lambda kind: table[kind]["score"])
     return {"validation": table, "winner": winner, "choice_k": CHOICE_K,
-            "rule": "largest sum of relative gains over random gaze: scene accuracy at K=4 and arm action error"}
+            "rule": "among the label-free kinds, the largest sum of relative gains over random gaze: scene "
+                    "accuracy at K=4 and arm action error"}
 
 
 def train_attention(config: RunConfig, run: RunLayout, *, resume: bool = False, progress: bool = False) -> dict:
@@ -187,7 +195,7 @@ def train_attention(config: RunConfig, run: RunLayout, *, resume: bool = False, 
         scales = reward_scales(config, view, predictor, kind)
         kinds[kind] = train_kind(config, policy, view, predictor, scales, out, folder / "tb", resume=resume,
                                  progress=progress)
-        kinds[kind]["reward_scales"] = {"acting": scales.acting, "scene": scales.scene}
+        kinds[kind]["reward_scales"] = {"acting": scales.acting, "scene": scales.scene, "privileged": scales.privileged}
         save_attention(policy, out, {"seed": config.seed})
         policies[kind] = policy
     times["ppo_s"] = round(time.perf_counter() - t0, 1)

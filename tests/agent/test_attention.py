@@ -102,7 +102,7 @@ def synthetic_bank(scenes: int = 64, candidates: int = 9, seed: int = 0) -> Bank
                     periphery=rng.normal(size=(scenes, candidates, 2)).astype(np.float32),
                     proprio=np.zeros((scenes, 14), np.float32),
                     command=np.eye(2, 8, dtype=np.float32)[command], act_error=act_error,
-                    zoom_of=np.zeros(candidates, int))
+                    look_distance=act_error.copy(), zoom_of=np.zeros(candidates, int))
 
 
 def _train_synthetic(tmp_path: Path, seed: int = 0):
@@ -119,7 +119,7 @@ def _train_synthetic(tmp_path: Path, seed: int = 0):
                          text_dim=8, reward="acting")
     policy = AttentionPolicy(spec)
     predictor = ScenePredictor().fit(view.fovea, view.periphery, 2, np.random.default_rng(0))
-    scales = RewardScales("acting", 0.3, 1.0, 0.0)
+    scales = RewardScales("acting", 0.3, 1.0, 1.0, 0.0)
     train_kind(config, policy, view, predictor, scales, tmp_path / "acting", tmp_path / "tb", resume=False,
                progress=False)
     return policy, view
@@ -138,19 +138,20 @@ def test_a_trained_gaze_policy_beats_random_gaze_and_is_deterministic(tmp_path):
     assert (tmp_path / "a" / "tb").exists()  # TensorBoard logs
 
 
-def test_glimpse_env_rewards_and_ends_after_k_looks():
+@pytest.mark.parametrize("kind", ["acting", "scene", "privileged"])
+def test_glimpse_env_rewards_and_ends_after_k_looks(kind):
     view = synthetic_bank(scenes=4)
     predictor = ScenePredictor().fit(view.fovea, view.periphery, 3, np.random.default_rng(0))
-    env = GlimpseEnv(view, predictor, RewardScales("both", 1.0, 1.0, 0.5), glimpses=3, seed=0)
+    env = GlimpseEnv(view, predictor, RewardScales(kind, 1.0, 1.0, 1.0, 0.5), glimpses=3, seed=0)
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
-    steps = 0
-    done = False
+    steps, done, rewards = 0, False, []
     while not done:
         obs, reward, done, truncated, _ = env.step(env.action_space.sample())
         assert np.isfinite(reward) and not truncated
+        rewards.append(reward)
         steps += 1
-    assert steps == 3
+    assert steps == 3 and any(r != 0 for r in rewards)
 
 
 def test_learned_gaze_in_the_loop_points_inside_the_workspace(tiny_run):
