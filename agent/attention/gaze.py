@@ -27,9 +27,10 @@ class LearnedGaze:
         self.command = np.asarray(command, np.float32)
         self.recent.clear()
 
-    def next_gaze(self, features: np.ndarray, gaze: np.ndarray) -> np.ndarray:
-        """features: the step's perception features (agent.perception.features order); gaze: where the
-        eye looked for them. Returns the next gaze (x, y, zoom), a candidate inside the workspace."""
+    def observe(self, features: np.ndarray, gaze: np.ndarray) -> np.ndarray:
+        """Write the glimpse just seen into the memory; the policy's input for choosing the next gaze.
+        features: the step's perception features (agent.perception.features order); gaze: where the
+        eye looked for them."""
         d = self.policy.spec.feature_dim
         slot = self.policy.candidates.nearest(gaze)
         self.recent.append((slot, self.fovea(features[:d]), self.periphery(features[d:2 * d])))
@@ -40,5 +41,10 @@ class LearnedGaze:
             fovea[0, s], periphery[0, s], chosen[0, j] = f, p, s
         memory = memory_slots(fovea, periphery, chosen)
         proprio = self.policy.normalise_proprio(features[2 * d:2 * d + PROPRIO_DIM])[None]
-        obs = observation(memory, proprio, np.array([len(self.recent)]), self.command[None], self.policy.spec.glimpses)
-        return self.policy.candidates.array[int(self.policy.choose(obs)[0])].copy()
+        return observation(memory, proprio, np.array([len(self.recent)]), self.command[None],
+                           self.policy.spec.glimpses)[0]
+
+    def next_gaze(self, features: np.ndarray, gaze: np.ndarray) -> np.ndarray:
+        """The next gaze (x, y, zoom): the policy's most likely candidate, inside the workspace."""
+        obs = self.observe(features, gaze)
+        return self.policy.candidates.array[int(self.policy.choose(obs[None])[0])].copy()

@@ -249,3 +249,23 @@ def test_an_interrupted_attention_stage_resumes(tiny_run, tmp_path):
     assert "acting" not in metrics["ppo"]  # finished before the cut: kept as it was
     assert (folder / "acting" / "attention.safetensors").read_bytes() == acting_before
     assert (folder / "attention.json").exists()
+
+
+def test_in_loop_fine_tuning_runs_the_frozen_arm_on_the_chosen_gaze(tiny_run, tmp_path):
+    from agent.attention.loop import LoopGazeEnv, finetune_in_loop
+    from agent.runs import RunLayout
+
+    config, run_dir, _ = tiny_run
+    folder = RunLayout(run_dir).attention / "acting"
+    env = LoopGazeEnv(config, str(folder))
+    try:
+        obs, _ = env.reset(seed=0)
+        assert env.observation_space.contains(obs)
+        for a in (0, len(env.candidates) - 1):
+            obs, reward, terminated, truncated, info = env.step(a)
+            assert env.observation_space.contains(obs) and np.isfinite(reward)
+            assert np.allclose(env.desk.gaze.as_array(), env.candidates.array[a])  # the eye went where chosen
+    finally:
+        env.close()
+    policy, metrics = finetune_in_loop(config, folder, tmp_path / "loop", 64)
+    assert metrics["env_steps"] >= 64 and (tmp_path / "loop" / "attention.json").exists()
