@@ -34,7 +34,7 @@ def annotate(
     if trail_px and len(trail_px) > 1:
         for j in range(1, len(trail_px)):
             fade = int(90 + 130 * j / (len(trail_px) - 1))
-            draw.line([trail_px[j - 1], trail_px[j]], fill=(fade, fade, 0), width=1)
+            draw.line([trail_px[j - 1], trail_px[j]], fill=(fade, fade, 0), width=2)
     h = frame.shape[0]
     small = _font(max(10, h // 28))
     large = _font(max(12, h // 18))
