@@ -212,6 +212,7 @@ def evaluate_attention(config: RunConfig, run_dir: Path | str, *, progress: bool
     shipped = load_attention(run.attention)
     learned = {kind: load_attention(run.attention / kind) for kind in config.attention.rewards
                if (run.attention / kind / "attention.json").exists()}
+    learned = learned or {shipped.spec.reward: shipped}  # a run trained with other kinds: the shipped one
     scene = scene_accuracy(config, run, learned)
     loop = agent_success(config, run, episodes or config.attention.eval_episodes, list(learned), shipped.spec.reward,
                          progress=progress)
