@@ -119,7 +119,7 @@ def finetune_in_loop(config: RunConfig, attention_folder: Path, out: Path, steps
     from torch import nn
 
     from agent.attention.policy import load_attention, save_attention
-    from agent.attention.train import _latest_zip
+    from agent.rl.ppo import latest_zip
 
     cfg = config.attention
     policy = load_attention(attention_folder)
@@ -128,7 +128,7 @@ def finetune_in_loop(config: RunConfig, attention_folder: Path, out: Path, steps
     vec = SubprocVecEnv(makers, start_method="spawn") if n > 1 else DummyVecEnv(makers)
     ckpt = out / "checkpoints"
     try:
-        last = _latest_zip(ckpt) if resume else None
+        last = latest_zip(ckpt) if resume else None
         if last is not None:
             model = PPO.load(last, env=vec, device=config.device)
         else:

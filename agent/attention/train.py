@@ -13,7 +13,6 @@ Perception and the acting policy stay frozen: they were used once, to fill the b
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import time
 from pathlib import Path
@@ -85,11 +84,6 @@ def reward_scales(config: RunConfig, view: BankView, predictor: ScenePredictor, 
                         config.attention.zoom_change_cost)
 
 
-def _latest_zip(folder: Path) -> Path | None:
-    zips = [(int(m.group(1)), p) for p in folder.glob("ppo_*_steps.zip") if (m := re.search(r"_(\d+)_steps", p.name))]
-    return max(zips)[1] if zips else None
-
-
 def train_kind(config: RunConfig, policy: AttentionPolicy, view: BankView, predictor: ScenePredictor,
                scales: RewardScales, out: Path, tb: Path, *, resume: bool, progress: bool) -> dict:
     """PPO on the glimpse bank; the actor exported into `policy` (in place)."""
@@ -100,12 +94,14 @@ def train_kind(config: RunConfig, policy: AttentionPolicy, view: BankView, predi
     from stable_baselines3.common.vec_env import DummyVecEnv
     from torch import nn
 
+    from agent.rl.ppo import latest_zip
+
     cfg = config.attention
     ckpt = out / "checkpoints"
     makers = [lambda i=i: Monitor(GlimpseEnv(view, predictor, scales, cfg.glimpses, seed=config.seed * 1000 + i))
               for i in range(cfg.ppo_envs)]
     vec = DummyVecEnv(makers)
-    last = _latest_zip(ckpt) if resume else None
+    last = latest_zip(ckpt) if resume else None
     if last is not None:
         log.info("resuming the %s gaze policy from %s", scales.kind, last)
         model = PPO.load(last, env=vec, device=config.device)

@@ -48,7 +48,8 @@ def export_from(model, policy: AgentPolicy) -> AgentPolicy:
     return policy.eval()
 
 
-def _latest_zip(folder: Path) -> Path | None:
+def latest_zip(folder: Path) -> Path | None:
+    """The newest of CheckpointCallback's `ppo_N_steps.zip` archives in folder (None: none)."""
     zips = [(int(m.group(1)), p) for p in folder.glob("ppo_*_steps.zip") if (m := re.search(r"_(\d+)_steps", p.name))]
     return max(zips)[1] if zips else None
 
@@ -66,7 +67,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
     makers = [_make_env(config, mean, std, policy.spec.prev_action) for _ in range(cfg.ppo_envs)]
     vec = SubprocVecEnv(makers, start_method="spawn") if cfg.ppo_envs > 1 else DummyVecEnv(makers)
     try:
-        last = _latest_zip(ckpt_dir) if resume else None
+        last = latest_zip(ckpt_dir) if resume else None
         if last is not None:
             log.info("resuming PPO from %s", last)
             model = PPO.load(last, env=vec, device=config.device)
