@@ -170,6 +170,7 @@ class CapsuleConfig:
     set_layers: int = 2
     pixel_std: float = 0.08  # per-pixel std of the image likelihood (colours in [0, 1])
     expected_objects: float = 4.0  # sparsity prior: object capsules present per glimpse
+    located_parts: bool = True  # a part's translation is where its attention looks (False: regressed, as in SCAE)
     batch_size: int = 64
     steps: int = 4000
     lr: float = 3e-4
@@ -180,6 +181,17 @@ class CapsuleConfig:
     viewpoint_steps: int = 2000  # parser and CNN training steps of the viewpoint-generalisation test
     eval_samples: int = 4000  # held-out glimpses scored by `saccade eval capsules`
     streams: list[str] = field(default_factory=lambda: ["fovea", "periphery"])  # trained on, in turn
+    # Equivariance and identity on glimpse pairs of one frozen scene (agent.perception.pairs)
+    equivariance_weight: float = 1.0  # 0: no pairs are recorded or used
+    identity_weight: float = 0.1
+    pair_every: int = 2  # every n-th training step is a batch of pairs
+    pair_scenes: int = 400  # training scenes held still, each seen in pairs_per_scene pairs
+    pair_test_scenes: int = 100  # held-out scenes for the equivariance error
+    pairs_per_scene: int = 8
+    pair_max_steps: int = 60  # the scene is held still after up to this many expert steps
+    eval_seeds: int = 3  # `saccade eval capsules` trains seeds seed+1.. too, for the median and spread
+    slot_steps: int = 3000  # the Slot Attention anchor of `saccade eval capsules`
+    slot_lr: float = 4e-4
 
     def __post_init__(self) -> None:
         from agent.perception.stream import STREAMS
@@ -189,20 +201,24 @@ class CapsuleConfig:
                              f"got {self.streams!r}")
         for name in ("n_parts", "n_objects", "template_size", "part_feature_dim", "object_feature_dim", "set_dim",
                      "set_heads", "set_layers", "batch_size", "steps", "buffer_chunks", "refresh_every",
-                     "checkpoint_every", "log_every", "viewpoint_steps", "eval_samples"):
+                     "checkpoint_every", "log_every", "viewpoint_steps", "eval_samples", "pair_every",
+                     "pair_scenes", "pair_test_scenes", "pairs_per_scene", "eval_seeds", "slot_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.set_dim % self.set_heads:
             raise ValueError("set_dim must be a multiple of set_heads")
         if not 0.0 < self.pixel_std < 1.0:
             raise ValueError("pixel_std must be in (0, 1)")
+        for name in ("equivariance_weight", "identity_weight", "pair_max_steps"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must not be negative")
 
     def spec(self):
         from agent.perception.capsules import CapsuleSpec
 
         return CapsuleSpec(self.n_parts, self.n_objects, self.template_size, self.part_feature_dim,
                            self.object_feature_dim, list(self.channels), self.set_dim, self.set_heads,
-                           self.set_layers, self.pixel_std, self.expected_objects)
+                           self.set_layers, self.pixel_std, self.expected_objects, self.located_parts)
 
 
 @dataclass

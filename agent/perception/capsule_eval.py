@@ -88,14 +88,18 @@ def load_glimpses(data: PlayData, chunk_ids: list[int], max_samples: int, seed: 
 
 @torch.no_grad()
 def parse_all(model: CapsuleParser, images: np.ndarray, batch: int = 256) -> dict[str, np.ndarray]:
+    """Object capsules of many glimpses: presence, pose, features, and the place (agent.perception.
+    capsules.ObjectPlaces) where each is, with the presence of an object that explains parts."""
     model.eval()
-    pres, pose, feats = [], [], []
+    out: dict[str, list] = {k: [] for k in ("presence", "pose", "features", "position", "present")}
     for i in range(0, len(images), batch):
-        _, objects = model.parse(torch.from_numpy(images[i:i + batch]))
-        pres.append(objects.presence.numpy())
-        pose.append(pose_vector(objects.pose).numpy())
-        feats.append(objects.features.numpy())
-    return {"presence": np.concatenate(pres), "pose": np.concatenate(pose), "features": np.concatenate(feats)}
+        objects, places = model.places(torch.from_numpy(images[i:i + batch]))
+        out["presence"].append(objects.presence.numpy())
+        out["pose"].append(pose_vector(objects.pose).numpy())
+        out["features"].append(objects.features.numpy())
+        out["position"].append(places.position.numpy())
+        out["present"].append(places.present.numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def discovery(parsed: dict, gt_pos: np.ndarray, visible: np.ndarray, seed: int = 0) -> dict:
@@ -103,25 +107,37 @@ def discovery(parsed: dict, gt_pos: np.ndarray, visible: np.ndarray, seed: int =
 
     objects_found_by_chance is the same matching with every present capsule moved to a uniformly
     random place in the view: what as many capsules would find without looking.
+    objects_found_at_fixed_places puts each capsule at its average place instead.
     """
-    capsule_xy = parsed["pose"][:, :, [2, 5]]  # translations (x, y)
-    found, seen, matches = _match(parsed["presence"], capsule_xy, gt_pos, visible)
+    capsule_xy, presence = parsed["position"], parsed["present"]
+    found, seen, matches = _match(presence, capsule_xy, gt_pos, visible)
     random_xy = np.random.default_rng(seed).uniform(-1, 1, capsule_xy.shape)
-    chance, _, _ = _match(parsed["presence"], random_xy, gt_pos, visible)
-    m = parsed["presence"].shape[1]
+    chance, _, _ = _match(presence, random_xy, gt_pos, visible)
+    # A stronger blind baseline: every capsule at its own average place, wherever the objects are.
+    # The eye looks at objects, so objects crowd the middle of the fovea; this catches a parser
+    # whose capsules merely sit there.
+    on = presence > PRESENT
+    mean_xy = (capsule_xy * on[..., None]).sum(0) / np.maximum(on.sum(0), 1)[:, None]
+    fixed, _, _ = _match(presence, np.broadcast_to(mean_xy, capsule_xy.shape), gt_pos, visible)
+    m = presence.shape[1]
     used = matches.sum(1)
     share = np.where(used > 0, matches.max(1) / np.maximum(used, 1), 0.0)
     active = used >= max(5, 0.01 * len(gt_pos))
-    return {
+    out = {
         "objects_found": float(found.sum() / max(seen.sum(), 1)),
         "objects_found_by_chance": float(chance.sum() / max(seen.sum(), 1)),
+        "objects_found_at_fixed_places": float(fixed.sum() / max(seen.sum(), 1)),
         "objects_found_per_object": {o: round(float(f / max(s, 1)), 3) for o, f, s in zip(OBJECTS, found, seen)},
         "capsule_consistency": float((share * used).sum() / max(used.sum(), 1)),
         "consistent_capsules": float(np.mean(share[active] >= 0.8)) if active.any() else 0.0,
         "capsule_main_object": {f"capsule_{k}": (OBJECTS[int(matches[k].argmax())] if used[k] else None)
                                 for k in range(m)},
-        "present_capsules_per_view": float((parsed["presence"] > PRESENT).sum(1).mean()),
+        "present_capsules_per_view": float((presence > PRESENT).sum(1).mean()),
     }
+    if "pose" in parsed:  # the readout before issue 14: the object-to-viewer pose's own translation
+        by_pose, _, _ = _match(parsed["presence"], parsed["pose"][:, :, [2, 5]], gt_pos, visible)
+        out["objects_found_by_pose_translation"] = float(by_pose.sum() / max(seen.sum(), 1))
+    return out
 
 
 def _match(presence: np.ndarray, capsule_xy: np.ndarray, gt_pos: np.ndarray, visible: np.ndarray):
@@ -147,8 +163,16 @@ def _match(presence: np.ndarray, capsule_xy: np.ndarray, gt_pos: np.ndarray, vis
 
 
 def capsule_vector(parsed: dict) -> np.ndarray:
-    return np.concatenate([parsed["presence"][..., None], parsed["pose"], parsed["features"]], -1).reshape(
-        len(parsed["presence"]), -1)
+    return np.concatenate([parsed["presence"][..., None], parsed["present"][..., None], parsed["position"],
+                           parsed["pose"], parsed["features"]], -1).reshape(len(parsed["presence"]), -1)
+
+
+def central_slot_vector(places: dict) -> np.ndarray:
+    """Slots have no fixed order: the features and place of the present slot nearest the middle."""
+    d = np.linalg.norm(places["position"], axis=-1) + 10.0 * (places["present"] < PRESENT)
+    pick = d.argmin(1)
+    rows = np.arange(len(pick))
+    return np.concatenate([places["features"][rows, pick], places["position"][rows, pick]], -1)
 
 
 def position_readout(train_parsed, train_world, test_parsed, test_world) -> dict:
@@ -245,6 +269,18 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
     probe.fit(caps(train["fovea"][tr]), y_train[tr])
     cap_seen = float(np.mean(probe.predict(caps(test["fovea"][seen])) == y_test[seen]))
     cap_unseen = float(np.mean(probe.predict(caps(test["fovea"][unseen])) == y_test[unseen]))
+    from agent.perception.slot_training import trained_slots
+
+    slots = trained_slots(config, RunLayout(run_dir).collect, run_dir / "slots_train_zoom", cfg.viewpoint_steps,
+                          progress=progress, chunk_filter=lambda gaze: _in_views(gaze, TRAIN_VIEWS))
+
+    def slot_vector(images):
+        return central_slot_vector(slot_places(slots, images, config.seed))
+
+    slot_probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.5))
+    slot_probe.fit(slot_vector(train["fovea"][tr]), y_train[tr])
+    slot_seen = float(np.mean(slot_probe.predict(slot_vector(test["fovea"][seen])) == y_test[seen]))
+    slot_unseen = float(np.mean(slot_probe.predict(slot_vector(test["fovea"][unseen])) == y_test[unseen]))
     cnn = _cnn_identifier(train["fovea"][tr], y_train[tr], cfg.viewpoint_steps, config.seed, list(cfg.channels))
     cnn_seen = _cnn_accuracy(cnn, test["fovea"][seen], y_test[seen])
     cnn_unseen = _cnn_accuracy(cnn, test["fovea"][unseen], y_test[unseen])
@@ -262,7 +298,9 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
                      "drop": round(cap_seen - cap_unseen, 3)},
         "cnn": {"seen_views": round(cnn_seen, 3), "unseen_views": round(cnn_unseen, 3),
                 "drop": round(cnn_seen - cnn_unseen, 3)},
-        "parameters": params,
+        "slot_attention": {"seen_views": round(slot_seen, 3), "unseen_views": round(slot_unseen, 3),
+                           "drop": round(slot_seen - slot_unseen, 3)},
+        "parameters": {**params, "slot_attention": sum(p.numel() for p in slots.parameters())},
         "capsules_drop_smaller": (cap_seen - cap_unseen) < (cnn_seen - cnn_unseen),
     }
 
@@ -287,51 +325,120 @@ def throughput(model: CapsuleParser, size: int) -> dict:
     return out
 
 
+def discovery_both(parse, test: dict, seed: int) -> dict:
+    """Object discovery in the periphery and in the fovea; `parse(images)` gives places (parse_all)."""
+    out = {}
+    for stream, key in (("periphery", "discovery"), ("fovea", "discovery_fovea")):
+        pos, visible = project_objects(test["world"], test["gaze"], test[stream].shape[1], stream)
+        out[key] = discovery(parse(test[stream]), pos, visible, seed)
+    return out
+
+
+@torch.no_grad()
+def slot_places(model, images: np.ndarray, seed: int, batch: int = 256) -> dict[str, np.ndarray]:
+    gen = torch.Generator().manual_seed(seed)  # the slots' initial noise: same seed, same places
+    parts = [model.places(torch.from_numpy(images[i:i + batch]), gen) for i in range(0, len(images), batch)]
+    return {k: np.concatenate([p[k].numpy() for p in parts]) for k in ("position", "present", "features")}
+
+
+def seed_spread(config: RunConfig, run_dir: Path, test: dict, first: dict, progress: bool) -> dict:
+    """Discovery of parsers trained with seeds seed+1.. (in run_dir/capsules_seeds), beside the run's own."""
+    runs = {config.seed: first}
+    for k in range(1, config.capsules.eval_seeds):
+        seed = config.seed + k
+        folder = run_dir / "capsules_seeds" / f"seed_{seed}"
+        try:
+            parser = load_parser(folder)
+        except WeightsError:
+            resume = (folder / "checkpoints" / "latest").exists()
+            train_capsules(replace(config, seed=seed), RunLayout(run_dir).collect, folder, resume=resume,
+                           progress=progress)
+            parser = load_parser(folder)
+        runs[seed] = discovery_both(lambda images: parse_all(parser, images), test, config.seed)
+    out: dict = {"seeds": list(runs)}
+    for key, name in (("discovery_fovea", "fovea"), ("discovery", "periphery")):
+        found = [r[key]["objects_found"] for r in runs.values()]
+        chance = [r[key]["objects_found_by_chance"] for r in runs.values()]
+        out[name] = {"objects_found": [round(f, 4) for f in found], "by_chance": [round(c, 4) for c in chance],
+                     "median": round(float(np.median(found)), 4), "spread": round(float(np.ptp(found)), 4),
+                     "median_by_chance": round(float(np.median(chance)), 4),
+                     "consistency": [round(r[key]["capsule_consistency"], 4) for r in runs.values()]}
+    return out
+
+
+def test_pairs(config: RunConfig, run_dir: Path, out_dir: Path, progress: bool) -> dict:
+    """The held-out pairs the capsules stage recorded, or (a parser trained without pairs) recorded here."""
+    from agent.perception.pairs import load_pairs, record_pairs
+
+    pairs = load_pairs(RunLayout(run_dir).capsules / "pairs" / "test.npz")
+    if pairs is None:
+        path = out_dir / "pairs_test.npz"
+        pairs = load_pairs(path)
+        if pairs is None:
+            record_pairs(config, path, "test", progress=progress)
+            pairs = load_pairs(path)
+    return pairs
+
+
 def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool = False) -> dict:
+    from agent.perception.capsule_views import equivariance, memory_positions
+    from agent.perception.slot_training import trained_slots
+
     run_dir = Path(run_dir)
     start = time.perf_counter()
+    cfg = config.capsules
     model = load_parser(RunLayout(run_dir).capsules)
     data = PlayData(RunLayout(run_dir).collect)
     train_ids, test_ids = split_chunks(len(data), config.split.test_fraction)
-    n = config.capsules.eval_samples
+    n = cfg.eval_samples
     train = load_glimpses(data, train_ids, n, config.seed)
     test = load_glimpses(data, test_ids, n, config.seed + 1)
-    size = test["periphery"].shape[1]
-    gt_pos, visible = project_objects(test["world"], test["gaze"], size)
-    parsed_test = parse_all(model, test["periphery"])
-    metrics = {"discovery": discovery(parsed_test, gt_pos, visible, config.seed)}
-    # In the fovea objects are several times larger; discovery there is reported as well.
-    fovea_pos, fovea_visible = project_objects(test["world"], test["gaze"], test["fovea"].shape[1], "fovea")
-    metrics["discovery_fovea"] = discovery(parse_all(model, test["fovea"]), fovea_pos, fovea_visible, config.seed)
-    metrics["readout"] = position_readout(parse_all(model, train["periphery"]), train["world"], parsed_test,
-                                          test["world"])
-    metrics["viewpoint"] = viewpoint_generalisation(config, run_dir, train, test, progress)
-    metrics["throughput"] = throughput(model, size)
-    metrics["test_views"] = len(test["episode"])
-    metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
     out_dir = RunLayout(run_dir).eval("capsules")
     out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = discovery_both(lambda images: parse_all(model, images), test, config.seed)
+    metrics["readout"] = position_readout(parse_all(model, train["periphery"]), train["world"],
+                                          parse_all(model, test["periphery"]), test["world"])
+    pairs = test_pairs(config, run_dir, out_dir, progress)
+    metrics["equivariance"] = equivariance(model, pairs)
+    metrics["scene_memory"] = memory_positions(model, pairs, train["world"], cfg.pairs_per_scene)
+    slots = trained_slots(config, RunLayout(run_dir).collect, run_dir / "slots", cfg.slot_steps, progress=progress)
+    metrics["slot_attention"] = discovery_both(lambda images: slot_places(slots, images, config.seed), test,
+                                               config.seed)
+    metrics["seeds"] = seed_spread(config, run_dir, test, metrics, progress)
+    metrics["viewpoint"] = viewpoint_generalisation(config, run_dir, train, test, progress)
+    metrics["throughput"] = throughput(model, test["periphery"].shape[1])
+    metrics["test_views"] = len(test["episode"])
+    metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
     from agent.perception.capsule_pictures import save_reconstruction_grid
 
-    metrics["pictures"] = str(save_reconstruction_grid(model, test["periphery"][:8], out_dir / "reconstructions.png"))
+    metrics["pictures"] = str(save_reconstruction_grid(model, test["fovea"][:8], out_dir / "reconstructions.png"))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     save_config(config, out_dir / "config.yaml")
     return metrics
 
 
 def format_capsule_metrics(m: dict) -> str:
-    d, r, v, t = m["discovery"], m["readout"], m["viewpoint"], m["throughput"]
-    if "error" in v:
-        v = {"capsules": {"drop": float("nan")}, "cnn": {"drop": float("nan")}, "capsules_drop_smaller": False}
-    f = m["discovery_fovea"]
-    return "\n".join([
-        f"fovea: objects found {f['objects_found'] * 100:.1f}% (by chance {f['objects_found_by_chance'] * 100:.1f}%), "
-        f"capsule consistency {f['capsule_consistency'] * 100:.1f}%",
-        f"periphery: objects found: {d['objects_found'] * 100:.1f}% (by chance {d['objects_found_by_chance'] * 100:.1f}%)"
-        f"  capsule consistency: {d['capsule_consistency'] * 100:.1f}%  "
-        f"consistent capsules: {d['consistent_capsules'] * 100:.1f}%",
-        f"position readout error: {r['position_error_m']:.3f} m (predicting the mean: {r['mean_position_baseline_error_m']:.3f} m)",
-        f"viewpoint drop: capsules {v['capsules']['drop'] * 100:.1f} points, CNN {v['cnn']['drop'] * 100:.1f} points "
-        f"({'capsules smaller' if v['capsules_drop_smaller'] else 'capsules NOT smaller'})",
-        f"throughput (1 core): batch 1 {t['batch_1_parses_per_s']}/s, batch 64 {t['batch_64_parses_per_s']}/s",
-    ])
+    d, f, r, v, t = m["discovery"], m["discovery_fovea"], m["readout"], m["viewpoint"], m["throughput"]
+    seeds, slots, mem = m["seeds"], m["slot_attention"], m["scene_memory"]
+    lines = []
+    for name, key in (("fovea", "discovery_fovea"), ("periphery", "discovery")):
+        s, sl = seeds[name], slots[key]
+        lines.append(f"{name}: objects found {m[key]['objects_found'] * 100:.1f}% (by chance "
+                     f"{m[key]['objects_found_by_chance'] * 100:.1f}%); median of {len(seeds['seeds'])} seeds "
+                     f"{s['median'] * 100:.1f}% (spread {s['spread'] * 100:.1f} points, chance "
+                     f"{s['median_by_chance'] * 100:.1f}%); capsule consistency {m[key]['capsule_consistency'] * 100:.1f}%; "
+                     f"Slot Attention {sl['objects_found'] * 100:.1f}% (chance {sl['objects_found_by_chance'] * 100:.1f}%)")
+    for stream, e in m["equivariance"].items():
+        if e.get("objects_compared"):
+            lines.append(f"equivariance ({stream}, held-out pairs): {e['error']:.3f} (blind to the eye's motion: "
+                         f"{e['error_if_blind_to_the_eye']:.3f}; same capsule nearest {e['same_capsule_nearest'] * 100:.1f}%)")
+    if mem["block_error_m"] is not None:
+        lines.append(f"scene memory ({mem['glimpses_per_scene']} glimpses): blocks located {mem['blocks_located'] * 100:.1f}%, "
+                     f"error {mem['block_error_m']:.3f} m (answering the mean: {mem['mean_position_baseline_error_m']:.3f} m)")
+    lines.append(f"position readout error: {r['position_error_m']:.3f} m (predicting the mean: "
+                 f"{r['mean_position_baseline_error_m']:.3f} m)")
+    if "error" not in v:
+        lines.append(f"viewpoint drop (unseen zooms): capsules {v['capsules']['drop'] * 100:.1f} points, "
+                     f"Slot Attention {v['slot_attention']['drop'] * 100:.1f}, CNN {v['cnn']['drop'] * 100:.1f}")
+    lines.append(f"throughput (1 core): batch 1 {t['batch_1_parses_per_s']}/s, batch 64 {t['batch_64_parses_per_s']}/s")
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.eye import Gaze, periphery_camera
+from envs.eye import Gaze, fovea_camera, periphery_camera
 
 DESK_Z = 0.03  # the height at which a capsule's ray is cut: objects sit on the desk
 
@@ -35,12 +35,13 @@ class SceneMemory:
         self.step = 0
 
     def update(self, positions: np.ndarray, presence: np.ndarray, features: np.ndarray, gaze: Gaze,
-               image_size: int) -> None:
-        """positions: (M, 2) object-capsule positions in normalised coordinates of the peripheral view."""
+               image_size: int, stream: str = "periphery") -> None:
+        """positions: (M, 2) object-capsule positions in normalised coordinates of the view (the
+        peripheral one unless `stream` says fovea)."""
         self.step += 1
         for entry in self.entries:
             entry.confidence *= self.decay
-        camera = periphery_camera(gaze, image_size)
+        camera = (fovea_camera if stream == "fovea" else periphery_camera)(gaze, image_size)
         for pos, p, f in zip(positions, presence, features):
             if p < self.presence_threshold:
                 continue

@@ -114,9 +114,15 @@ def test_ground_truth_projection_and_discovery():
     m = int(visible.sum())
     pose = np.zeros((1, m, 6))
     pose[0, :, 2], pose[0, :, 5] = pos[0, visible[0], 0], pos[0, visible[0], 1]
-    parsed = {"presence": np.ones((1, m)), "pose": pose, "features": np.zeros((1, m, 2))}
+    places = pos[:, visible[0]]
+    parsed = {"presence": np.ones((1, m)), "present": np.ones((1, m)), "position": places, "pose": pose,
+              "features": np.zeros((1, m, 2))}
     result = discovery(parsed, pos, visible)
     assert result["objects_found"] == 1.0 and result["capsule_consistency"] == 1.0
+    assert result["objects_found_by_pose_translation"] == 1.0  # the readout before places, same poses
+    # capsules that explain no part are not present, wherever their pose points
+    result = discovery({**parsed, "present": np.zeros((1, m))}, pos, visible)
+    assert result["objects_found"] == 0.0
     looked_at = nearest_object(world, np.array([[-0.34, 0.0, 0.0]]))  # gaze point x = 0.448, y = 0
     assert OBJECTS[looked_at[0]] in ("red", "green", "blue")
 

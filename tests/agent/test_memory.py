@@ -1,11 +1,13 @@
 import numpy as np
+import pytest
 
 from agent.perception.memory import DESK_Z, SceneMemory
-from envs.eye import Gaze, periphery_camera
+from envs.eye import Gaze, fovea_camera, periphery_camera
 
 
-def _seen_at(world, gaze, size=32):
-    x, y, front = periphery_camera(gaze, size).normalised(world)
+def _seen_at(world, gaze, size=32, stream="periphery"):
+    camera = (fovea_camera if stream == "fovea" else periphery_camera)(gaze, size)
+    x, y, front = camera.normalised(world)
     assert front
     return np.array([[x, y]])
 
@@ -18,12 +20,15 @@ def test_unproject_inverts_project():
     assert np.allclose(cam.unproject(x, y, DESK_Z), world, atol=1e-6)
 
 
-def test_one_object_seen_from_two_gazes_is_one_memory_entry():
+@pytest.mark.parametrize("stream", ["periphery", "fovea"])
+def test_one_object_seen_from_two_gazes_is_one_memory_entry(stream):
     memory = SceneMemory()
     world = np.array([0.45, 0.0, DESK_Z])
     feature = np.array([1.0, 0.0, 0.5])
-    for gaze in (Gaze(-0.5, -0.5, 0.0), Gaze(0.5, 0.5, 0.0)):
-        memory.update(_seen_at(world, gaze), np.array([0.9]), feature[None], gaze, 32)
+    looks = {"periphery": (Gaze(-0.5, -0.5, 0.0), Gaze(0.5, 0.5, 0.0)),
+             "fovea": (Gaze.looking_at(world + [0.01, 0.0, 0.0], 1.0), Gaze.looking_at(world - [0.0, 0.01, 0.0], 2.0))}
+    for gaze in looks[stream]:
+        memory.update(_seen_at(world, gaze, stream=stream), np.array([0.9]), feature[None], gaze, 32, stream)
     assert len(memory.entries) == 1
     assert memory.entries[0].seen == 2
     assert np.allclose(memory.positions()[0], world, atol=1e-6)

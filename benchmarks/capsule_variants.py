@@ -1,0 +1,83 @@
+"""Side by side: capsule parsers trained with different levers, scored by the same measures.
+
+    python benchmarks/capsule_variants.py NAME=RUN_DIR [NAME=RUN_DIR ...] [--config C] [--out F.json]
+
+Every run folder holds a trained capsules stage (`saccade train capsules --run-dir RUN_DIR
+--set ...`) on the same play data. Each is scored on the same held-out glimpses and pairs
+as `saccade eval capsules` (object discovery in the fovea and the periphery with both
+blind baselines, consistency, equivariance, scene-memory positions); nothing is trained
+here. The training settings of each run are read from its capsules/config.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.config import load_config  # noqa: E402
+from agent.data.format import PlayData  # noqa: E402
+from agent.perception.capsule_eval import discovery_both, load_glimpses, parse_all, test_pairs  # noqa: E402
+from agent.perception.capsule_views import equivariance, memory_positions  # noqa: E402
+from agent.perception.capsules import load_parser  # noqa: E402
+from agent.perception.stream import split_chunks  # noqa: E402
+from agent.runs import RunLayout  # noqa: E402
+
+LEVERS = ("located_parts", "equivariance_weight", "identity_weight", "streams", "steps", "n_parts", "template_size")
+
+
+def score(config, run_dir: Path, train: dict, test: dict) -> dict:
+    model = load_parser(RunLayout(run_dir).capsules)
+    trained = yaml.safe_load((RunLayout(run_dir).capsules / "config.yaml").read_text())["capsules"]
+    out = {"levers": {k: trained.get(k) for k in LEVERS}}
+    found = discovery_both(lambda images: parse_all(model, images), test, config.seed)
+    for key in ("discovery_fovea", "discovery"):
+        d = found[key]
+        out[key] = {k: round(d[k], 4) for k in ("objects_found", "objects_found_by_chance",
+                                                  "objects_found_at_fixed_places", "objects_found_by_pose_translation",
+                                                  "capsule_consistency", "consistent_capsules",
+                                                  "present_capsules_per_view")}
+        out[key]["per_object"] = d["objects_found_per_object"]
+    scratch = run_dir / "eval_capsules"
+    scratch.mkdir(parents=True, exist_ok=True)
+    pairs = test_pairs(config, run_dir, scratch, False)
+    out["equivariance"] = equivariance(model, pairs)
+    out["scene_memory"] = memory_positions(model, pairs, train["world"], config.capsules.pairs_per_scene)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="NAME=RUN_DIR")
+    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    config = load_config(args.config)
+    first = Path(args.runs[0].split("=", 1)[1])
+    data = PlayData(RunLayout(first).collect)
+    train_ids, test_ids = split_chunks(len(data), config.split.test_fraction)
+    train = load_glimpses(data, train_ids, config.capsules.eval_samples, config.seed)
+    test = load_glimpses(data, test_ids, config.capsules.eval_samples, config.seed + 1)
+    results = {"config": args.config, "test_views": len(test["episode"]), "runs": {}}
+    for item in args.runs:
+        name, run_dir = item.split("=", 1)
+        results["runs"][name] = score(config, Path(run_dir), train, test)
+        r = results["runs"][name]
+        print(f"{name}: fovea {r['discovery_fovea']['objects_found']:.3f} "
+              f"(chance {r['discovery_fovea']['objects_found_by_chance']:.3f}, fixed "
+              f"{r['discovery_fovea']['objects_found_at_fixed_places']:.3f}), periphery "
+              f"{r['discovery']['objects_found']:.3f} (chance {r['discovery']['objects_found_by_chance']:.3f})",
+              file=sys.stderr)
+    text = json.dumps(results, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
