@@ -209,6 +209,9 @@ def evaluate_attention(config: RunConfig, run_dir: Path | str, *, progress: bool
     if not (run.attention / "attention.json").exists():
         raise WeightsError(f"{run.attention}: no trained gaze policy here (attention.json); "
                            "run `saccade train attention` first")
+    from agent.integrity import verify_stage
+
+    verify_stage(run.attention)  # the glimpse-bank parts too: a deleted or damaged part is refused, not skipped
     shipped = load_attention(run.attention)
     learned = {kind: load_attention(run.attention / kind) for kind in config.attention.rewards
                if (run.attention / kind / "attention.json").exists()}

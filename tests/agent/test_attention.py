@@ -269,3 +269,20 @@ def test_in_loop_fine_tuning_runs_the_frozen_arm_on_the_chosen_gaze(tiny_run, tm
         env.close()
     policy, metrics = finetune_in_loop(config, folder, tmp_path / "loop", 64)
     assert metrics["env_steps"] >= 64 and (tmp_path / "loop" / "attention.json").exists()
+
+
+@pytest.mark.slow
+def test_eval_attention_refuses_a_damaged_glimpse_bank(tiny_run, tmp_path):
+    """A bank part that differs from the stage's manifest is refused with one line, not scored."""
+    import shutil
+
+    config, run_dir, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    part = sorted((copy / "attention" / "bank" / "test").glob("part_*.npz"))[0]
+    part.write_bytes(part.read_bytes()[:-10])
+    result = subprocess.run([sys.executable, "-m", "agent.cli", "eval", "attention", "--config",
+                             str(ROOT / "configs" / "tiny.yaml"), "--run-dir", str(copy), "--json"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "part_" in result.stderr and "Traceback" not in result.stderr
