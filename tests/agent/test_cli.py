@@ -125,24 +125,44 @@ def test_collect_encoder_eval_end_to_end(tmp_path, tiny_config_path):
     result = run_cli("eval", "capsules", "--json", *common)
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
-    assert 0 <= metrics["discovery"]["objects_found"] <= 1
-    assert {"capsules", "cnn"} <= set(metrics["viewpoint"])
+    from agent.config import load_config
+    from agent.data.format import PlayData
+    from agent.perception.stream import split_chunks
+
+    data = PlayData(run_dir / "collect")
+    held_out = len(data.read(split_chunks(len(data), load_config(tiny_config_path).split.test_fraction)[1],
+                             ("episode",))["episode"])
+    assert metrics["test_views"] == min(200, held_out)  # capsules.eval_samples of tiny.yaml, or every held-out glimpse
+    assert metrics["seeds"]["seeds"] == [0, 1] and len(metrics["seeds"]["fovea"]["objects_found"]) == 2
+    # the objects were projected into the views (a broken projection sees none)
+    assert sum(metrics["discovery_fovea"]["objects_found_per_object"].values()) >= 0
+    assert {"capsules", "cnn", "slot_attention"} <= set(metrics["viewpoint"])
+    assert metrics["viewpoint"]["samples"]["train"] > 0 and metrics["viewpoint"]["samples"]["test_unseen_views"] > 0
+    assert metrics["scene_memory"]["blocks_seen"] > 0 and metrics["scene_memory"]["scenes"] == 3
     assert metrics["throughput"]["batch_64_parses_per_s"] > 0
     result = run_cli("train", "language", *common)
     assert result.returncode == 0, result.stderr
     assert (run_dir / "language" / "narrator" / "narrator.safetensors").exists()
     result = run_cli("eval", "narrator", "--json", *common)
     assert result.returncode == 0, result.stderr
-    assert 0 <= json.loads(result.stdout)["per_step_accuracy"] <= 1
+    narrator = json.loads(result.stdout)
+    assert narrator["segments"] > 0 and narrator["test_steps"] > 0  # held-out play data with events was read
     assert (run_dir / "language" / "reward" / "reward.safetensors").exists()
     result = run_cli("eval", "reward", "--json", *common)
     assert result.returncode == 0, result.stderr
-    assert "roc_auc_per_task" in json.loads(result.stdout)
+    reward = json.loads(result.stdout)
+    assert any(v is not None for v in reward["roc_auc_per_task"].values())  # some task's clips were scored
     video = tmp_path / "learned.mp4"
     result = run_cli("demo", "--expert", "--task", "open_drawer", "--narrator", "learned", "--out", str(video), *common)
-    assert result.returncode in (0, 1), result.stderr  # the expert's success is not what is tested here
     events = json.loads((tmp_path / "learned.events.json").read_text())
     assert events["narrator"] == "learned" and events["commands"][0]["task"] == "open_drawer"
+    # the exit status says what the episode did; the film has a frame for every step run
+    assert result.returncode == (0 if events["commands"][0]["success"] else 1), result.stderr
+    import imageio
+
+    with imageio.get_reader(video) as reader:
+        frames = sum(1 for _ in reader)
+    assert frames >= events["commands"][0]["steps"] > 0
 
 
 def test_eval_encoder_without_data_is_a_user_error(tmp_path, capsys):
