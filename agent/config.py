@@ -289,6 +289,9 @@ class RLConfig:
     eval_episodes: int = 50  # per task
     eval_chains: int = 100
     checkpoint_every: int = 2048
+    # EvalCallback during PPO: deterministic episodes at every checkpoint, logged as eval/success_rate
+    # and kept in rl/ppo/eval/evaluations.npz (a training monitor; the proof is `saccade eval agent`).
+    ppo_eval_episodes: int = 5  # 0: no evaluation during PPO
     # The narrator adapted to the agent's own episodes (agent/rl/narration.py): episodes per task
     # (0: the agent is narrated by the language stage's narrator), fine-tuning steps and rate.
     narration_episodes_per_task: int = 30
@@ -304,6 +307,8 @@ class RLConfig:
                      "max_steps", "eval_episodes", "eval_chains", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.ppo_eval_episodes < 0:
+            raise ValueError("ppo_eval_episodes must not be negative")
         if self.ppo_steps < 0 or self.arm_noise < 0 or self.gaze_noise < 0 or self.dagger_rounds < 0:
             raise ValueError("ppo_steps, dagger_rounds, arm_noise and gaze_noise must not be negative")
         # Layout seeds of demonstrations, DAgger rounds, PPO and evaluation live in separate bands

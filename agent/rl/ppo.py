@@ -5,7 +5,9 @@ it starts from the imitation weights with a small exploration noise; the value n
 fresh. The frozen perception lives in the environments (agent.rl.env.CommandEnv, one process
 per core), so PPO's `set_training_mode` never reaches it. CheckpointCallback saves PPO's own
 zip archives (pickled, made here, for resume only); the shipped policy is exported back to
-safetensors + JSON. An interrupted run resumes from the last checkpoint.
+safetensors + JSON. An interrupted run resumes from the last checkpoint. EvalCallback scores
+the policy deterministically at every checkpoint on an environment of its own (a training
+monitor, on the RL layouts' band: the held-out proof is `saccade eval agent`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from agent.config import RunConfig
 from agent.rl.policy import AgentPolicy
 
 log = logging.getLogger(__name__)
+EVAL_SEED_OFFSET = 7_919  # the EvalCallback's environment draws its layouts apart from the training ones
 
 
 def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray, prev_action: bool):
@@ -57,7 +60,7 @@ def latest_zip(folder: Path) -> Path | None:
 def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: bool = False,
              progress: bool = False) -> tuple[AgentPolicy, dict]:
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     cfg = config.rl
@@ -66,6 +69,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
     mean, std = policy.feature_mean.numpy(), policy.feature_std.numpy()
     makers = [_make_env(config, mean, std, policy.spec.prev_action) for _ in range(cfg.ppo_envs)]
     vec = SubprocVecEnv(makers, start_method="spawn") if cfg.ppo_envs > 1 else DummyVecEnv(makers)
+    eval_vec = None
     try:
         last = latest_zip(ckpt_dir) if resume else None
         if last is not None:
@@ -86,6 +90,11 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
         start = time.perf_counter()
         every = max(cfg.checkpoint_every // cfg.ppo_envs, 1)
         callbacks = [CheckpointCallback(every, str(ckpt_dir), name_prefix="ppo")]
+        if cfg.ppo_eval_episodes > 0:
+            eval_vec = DummyVecEnv([_make_env(config, mean, std, policy.spec.prev_action)])
+            eval_vec.seed(config.seed + EVAL_SEED_OFFSET)
+            callbacks.append(EvalCallback(eval_vec, n_eval_episodes=cfg.ppo_eval_episodes, eval_freq=every,
+                                          deterministic=True, log_path=str(out_dir / "eval"), verbose=0))
         if cfg.ppo_steps > done:
             try:
                 model.learn(cfg.ppo_steps - done, callback=callbacks, reset_num_timesteps=last is None,
@@ -100,4 +109,6 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
                    "reward": cfg.reward}
     finally:
         vec.close()
+        if eval_vec is not None:
+            eval_vec.close()
     return export_from(model, policy), metrics
