@@ -6,7 +6,9 @@ Every run folder holds a trained capsules stage (`saccade train capsules --run-d
 --set ...`) on the same play data. Each is scored on the same held-out glimpses and pairs
 as `saccade eval capsules` (object discovery in the fovea and the periphery with both
 blind baselines, consistency, equivariance, scene-memory positions); nothing is trained
-here. The training settings of each run are read from its capsules/config.yaml.
+here. The training settings of each run are read from its capsules/config.yaml. The
+variant to keep is chosen on training-chunk glimpses (`chosen_on_training_glimpses`), so
+the held-out figures stay held out.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def score(config, run_dir: Path, train: dict, test: dict) -> dict:
                                                   "capsule_consistency", "consistent_capsules",
                                                   "present_capsules_per_view")}
         out[key]["per_object"] = d["objects_found_per_object"]
+    # Objects found on training-chunk glimpses: what a choice between variants may look at (the
+    # held-out figures above are then reported, not chosen on).
+    on_train = discovery_both(lambda images: parse_all(model, images), train, config.seed)
+    out["training_glimpses_found"] = {"fovea": round(on_train["discovery_fovea"]["objects_found"], 4),
+                                      "periphery": round(on_train["discovery"]["objects_found"], 4)}
     scratch = run_dir / "eval_capsules"
     scratch.mkdir(parents=True, exist_ok=True)
     pairs = test_pairs(config, run_dir, scratch, False)
@@ -73,6 +80,9 @@ def main() -> None:
               f"{r['discovery_fovea']['objects_found_at_fixed_places']:.3f}), periphery "
               f"{r['discovery']['objects_found']:.3f} (chance {r['discovery']['objects_found_by_chance']:.3f})",
               file=sys.stderr)
+    # The rule: most objects found in fovea and periphery together, on training glimpses.
+    results["chosen_on_training_glimpses"] = max(
+        results["runs"], key=lambda n: sum(results["runs"][n]["training_glimpses_found"].values()))
     text = json.dumps(results, indent=2)
     if args.out:
         Path(args.out).write_text(text)

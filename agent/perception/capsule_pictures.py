@@ -31,12 +31,30 @@ def explain(model, images: np.ndarray) -> dict[str, np.ndarray]:
     return {"reconstruction": recon, "object_of_pixel": objects}
 
 
+@torch.no_grad()
+def mark_places(model, images: np.ndarray, present: float = 0.5) -> np.ndarray:
+    """The images with a cross, in the capsule's colour, where each present object capsule is."""
+    _, places = model.places(torch.from_numpy(images))
+    out = images.copy()
+    h, w = images.shape[1:3]
+    for b in range(len(images)):
+        for m in np.flatnonzero(places.present[b].numpy() > present):
+            x, y = places.position[b, m].numpy()
+            col, row = int(round((x + 1) / 2 * w - 0.5)), int(round((y + 1) / 2 * h - 0.5))
+            for dr, dc in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+                if 0 <= row + dr < h and 0 <= col + dc < w:
+                    out[b, row + dr, col + dc] = PALETTE[m % len(PALETTE)]
+    return out
+
+
 def save_reconstruction_grid(model, images: np.ndarray, path: Path, scale: int = 4) -> Path:
-    """Rows: input, reconstruction, pixels coloured by the object capsule that explains them."""
+    """Rows: input, reconstruction, pixels coloured by the object capsule that explains them, and
+    the input with a cross where each present object capsule is (its place, in the same colour)."""
     info = explain(model, images)
     coloured = np.where(info["object_of_pixel"][..., None] >= 0,
                         PALETTE[info["object_of_pixel"] % len(PALETTE)], BACKGROUND)
-    rows = [np.concatenate(list(r), axis=1) for r in (images, info["reconstruction"], coloured)]
+    marked = mark_places(model, images)
+    rows = [np.concatenate(list(r), axis=1) for r in (images, info["reconstruction"], coloured, marked)]
     grid = np.concatenate(rows, axis=0).repeat(scale, 0).repeat(scale, 1)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
