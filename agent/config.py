@@ -180,7 +180,10 @@ class CapsuleConfig:
     log_every: int = 25
     viewpoint_steps: int = 2000  # parser and CNN training steps of the viewpoint-generalisation test
     eval_samples: int = 4000  # held-out glimpses scored by `saccade eval capsules`
-    streams: list[str] = field(default_factory=lambda: ["fovea", "periphery"])  # trained on, in turn
+    # Trained on the fovea only, where objects are large: chosen among the variants of
+    # benchmarks/results/capsule_variants.json on training glimpses (it also finds more in the
+    # periphery, which it never trains on, than the variant trained on both in turn).
+    streams: list[str] = field(default_factory=lambda: ["fovea"])  # trained on, in turn
     # Equivariance and identity on glimpse pairs of one frozen scene (agent.perception.pairs)
     equivariance_weight: float = 1.0  # 0: no pairs are recorded or used
     identity_weight: float = 0.1
@@ -190,7 +193,8 @@ class CapsuleConfig:
     pairs_per_scene: int = 8
     pair_max_steps: int = 60  # the scene is held still after up to this many expert steps
     eval_seeds: int = 3  # `saccade eval capsules` trains seeds seed+1.. too, for the median and spread
-    slot_steps: int = 3000  # the Slot Attention anchor of `saccade eval capsules`
+    slot_steps: int = 1500  # the Slot Attention anchor of `saccade eval capsules` (and its viewpoint run)
+    slot_batch_size: int = 32  # its decoder renders every slot at full size: 4x the capsules' cost per glimpse
     slot_lr: float = 4e-4
 
     def __post_init__(self) -> None:
@@ -202,7 +206,8 @@ class CapsuleConfig:
         for name in ("n_parts", "n_objects", "template_size", "part_feature_dim", "object_feature_dim", "set_dim",
                      "set_heads", "set_layers", "batch_size", "steps", "buffer_chunks", "refresh_every",
                      "checkpoint_every", "log_every", "viewpoint_steps", "eval_samples", "pair_every",
-                     "pair_scenes", "pair_test_scenes", "pairs_per_scene", "eval_seeds", "slot_steps"):
+                     "pair_scenes", "pair_test_scenes", "pairs_per_scene", "eval_seeds", "slot_steps",
+                     "slot_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.set_dim % self.set_heads:

@@ -271,7 +271,7 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
     cap_unseen = float(np.mean(probe.predict(caps(test["fovea"][unseen])) == y_test[unseen]))
     from agent.perception.slot_training import trained_slots
 
-    slots = trained_slots(config, RunLayout(run_dir).collect, run_dir / "slots_train_zoom", cfg.viewpoint_steps,
+    slots = trained_slots(config, RunLayout(run_dir).collect, run_dir / "slots_train_zoom", cfg.slot_steps,
                           progress=progress, chunk_filter=lambda gaze: _in_views(gaze, TRAIN_VIEWS))
 
     def slot_vector(images):

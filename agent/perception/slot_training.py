@@ -41,13 +41,13 @@ def train_slots(config: RunConfig, data_dir: Path, out_dir: Path, steps: int, *,
         for step in range(run.start_step, steps):
             if step > 0 and step % cfg.refresh_every == 0:
                 buffer.refresh()
-            images, _ = buffer.sample_pairs(cfg.streams[step % len(cfg.streams)], cfg.batch_size, 0.0, 1)
+            images, _ = buffer.sample_pairs(cfg.streams[step % len(cfg.streams)], cfg.slot_batch_size, 0.0, 1)
             loss, _ = model(torch.from_numpy(images), gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            run.end_step(step + 1, {"loss": loss.item()}, samples=cfg.batch_size)
+            run.end_step(step + 1, {"loss": loss.item()}, samples=cfg.slot_batch_size)
     run.finish()
     save_slots(model, out_dir, {"trained_steps": steps})
     return model
