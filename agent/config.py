@@ -192,6 +192,8 @@ class CapsuleConfig:
     pair_test_scenes: int = 100  # held-out scenes for the equivariance error
     pairs_per_scene: int = 8
     pair_max_steps: int = 60  # the scene is held still after up to this many expert steps
+    pair_saccade: float = 0.25  # std of the second gaze's move, in units of the gaze range (2 wide)
+    pair_zoom_change: float = 0.5  # std of the second gaze's zoom change (the zoom range is 2 wide)
     eval_seeds: int = 3  # `saccade eval capsules` trains seeds seed+1.. too, for the median and spread
     slot_steps: int = 1500  # the Slot Attention anchor of `saccade eval capsules` (and its viewpoint run)
     slot_batch_size: int = 32  # its decoder renders every slot at full size: 4x the capsules' cost per glimpse
@@ -214,7 +216,7 @@ class CapsuleConfig:
             raise ValueError("set_dim must be a multiple of set_heads")
         if not 0.0 < self.pixel_std < 1.0:
             raise ValueError("pixel_std must be in (0, 1)")
-        for name in ("equivariance_weight", "identity_weight", "pair_max_steps"):
+        for name in ("equivariance_weight", "identity_weight", "pair_max_steps", "pair_saccade", "pair_zoom_change"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must not be negative")
 

@@ -26,8 +26,6 @@ from envs.eye import Gaze, fovea_camera, periphery_camera
 STREAMS = ("fovea", "periphery")
 SEED_BASE = {"train": 12_000_000, "test": 12_300_000}  # layouts of their own, apart from play and banks
 DESK_Z = 0.03  # the plane whose transform is recorded: the blocks' centres
-SACCADE = 0.25  # std of the second gaze's shift, normalised gaze units
-ZOOM_CHANGE = 0.5  # std of the second gaze's zoom change, normalised zoom units
 FIT_GRID = 7
 
 
@@ -57,18 +55,19 @@ def view_transform(first: Gaze, second: Gaze, stream: str, size: int) -> tuple[n
     return solution.T.astype(np.float32), residual
 
 
-def pair_gazes(rng: np.random.Generator) -> tuple[Gaze, Gaze]:
-    """A first gaze anywhere (zoom too), and a second one a saccade and a zoom change away."""
+def pair_gazes(rng: np.random.Generator, saccade: float, zoom_change: float) -> tuple[Gaze, Gaze]:
+    """A first gaze anywhere (zoom too), and a second one a saccade and a zoom change away (normal,
+    with these stds in normalised gaze units)."""
     first = rng.uniform(-1, 1, 3)
-    second = np.clip(first + rng.normal(0, [SACCADE, SACCADE, ZOOM_CHANGE]), -1, 1)
+    second = np.clip(first + rng.normal(0, [saccade, saccade, zoom_change]), -1, 1)
     return Gaze.from_array(first), Gaze.from_array(second)
 
 
-def _record_scene(env, rng: np.random.Generator, pairs: int, size: dict[str, int]) -> dict[str, list]:
+def _record_scene(env, rng: np.random.Generator, cfg, size: dict[str, int]) -> dict[str, list]:
     rows: dict[str, list] = {k: [] for k in keys()}
     state = np.concatenate([env.scene.state_vector(), env.robot.proprioception()]).astype(np.float32)
-    for _ in range(pairs):
-        first, second = pair_gazes(rng)
+    for _ in range(cfg.pairs_per_scene):
+        first, second = pair_gazes(rng, cfg.pair_saccade, cfg.pair_zoom_change)
         views = dict(zip(("first", "second"), (env.eye.glimpse(first), env.eye.glimpse(second))))
         for s, stream in enumerate(STREAMS):
             transform, residual = view_transform(first, second, stream, size[stream])
@@ -123,7 +122,7 @@ def record_pairs(config, path: Path, split: str, *, progress: bool = False) -> d
                 action[:4] = np.clip(action[:4] + rng.normal(0, 0.2, 4), -1, 1)
                 if "error" in env.step(action)[4]:
                     break
-            for k, v in _record_scene(env, rng, cfg.pairs_per_scene, size).items():
+            for k, v in _record_scene(env, rng, cfg, size).items():
                 rows[k].extend(v)
     finally:
         env.close()
