@@ -354,7 +354,7 @@ def seed_spread(config: RunConfig, run_dir: Path, test: dict, first: dict, progr
             train_capsules(replace(config, seed=seed), RunLayout(run_dir).collect, folder, resume=resume,
                            progress=progress)
             parser = load_parser(folder)
-        runs[seed] = discovery_both(lambda images: parse_all(parser, images), test, config.seed)
+        runs[seed] = discovery_both(lambda images, model=parser: parse_all(model, images), test, config.seed)
     out: dict = {"seeds": list(runs)}
     for key, name in (("discovery_fovea", "fovea"), ("discovery", "periphery")):
         found = [r[key]["objects_found"] for r in runs.values()]
@@ -418,7 +418,7 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
 
 
 def format_capsule_metrics(m: dict) -> str:
-    d, f, r, v, t = m["discovery"], m["discovery_fovea"], m["readout"], m["viewpoint"], m["throughput"]
+    r, v, t = m["readout"], m["viewpoint"], m["throughput"]
     seeds, slots, mem = m["seeds"], m["slot_attention"], m["scene_memory"]
     lines = []
     for name, key in (("fovea", "discovery_fovea"), ("periphery", "discovery")):

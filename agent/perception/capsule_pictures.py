@@ -40,7 +40,7 @@ def mark_places(model, images: np.ndarray, present: float = 0.5) -> np.ndarray:
     for b in range(len(images)):
         for m in np.flatnonzero(places.present[b].numpy() > present):
             x, y = places.position[b, m].numpy()
-            col, row = int(round((x + 1) / 2 * w - 0.5)), int(round((y + 1) / 2 * h - 0.5))
+            col, row = round(float((x + 1) / 2 * w - 0.5)), round(float((y + 1) / 2 * h - 0.5))
             for dr, dc in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
                 if 0 <= row + dr < h and 0 <= col + dc < w:
                     out[b, row + dr, col + dc] = PALETTE[m % len(PALETTE)]

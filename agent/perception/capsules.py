@@ -19,18 +19,16 @@ PyTorch ports of SCAE are known for NaN losses.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, make_spec, read_model_config
+from agent.weights import load_weights, make_spec, read_model_config, save_model_files
 
 EPS = 1e-6
 
@@ -385,14 +383,8 @@ class CapsuleParser(nn.Module):
 
 
 def save_parser(model: CapsuleParser, folder: str | Path, extra: dict | None = None) -> Path:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "capsules.safetensors.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(folder / "capsules.safetensors")
-    (folder / "capsules.json").write_text(json.dumps({"kind": "saccade.CapsuleParser", "spec": asdict(model.spec),
-                                                     **(extra or {})}, indent=2))
-    return folder
+    return save_model_files(folder, "capsules", model, {"kind": "saccade.CapsuleParser", "spec": asdict(model.spec),
+                                                        **(extra or {})})
 
 
 def load_parser(folder: str | Path) -> CapsuleParser:

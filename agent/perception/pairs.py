@@ -15,6 +15,8 @@ privileged state is stored for the evaluation alone.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -143,7 +145,5 @@ def load_pairs(path: Path) -> dict[str, np.ndarray] | None:
             if not all(k in f.files for k in keys()):
                 return None
             return {k: f[k] for k in keys()}
-    except (OSError, ValueError, EOFError, KeyError):
-        return None
-    except Exception:  # zipfile.BadZipFile and zlib errors of a truncated file: recorded again
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):  # cut short: recorded again
         return None

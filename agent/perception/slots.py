@@ -14,16 +14,14 @@ measure of `saccade eval capsules` matches against the objects, as for the capsu
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, make_spec, read_model_config
+from agent.weights import load_weights, make_spec, read_model_config, save_model_files
 
 
 @dataclass
@@ -120,16 +118,8 @@ class SlotAttention(nn.Module):
 
 
 def save_slots(model: SlotAttention, folder: str | Path, extra: dict | None = None) -> Path:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "slots.safetensors.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(folder / "slots.safetensors")
-    tmp_json = folder / "slots.json.tmp"
-    tmp_json.write_text(json.dumps({"kind": "saccade.SlotAttention", "spec": asdict(model.spec), **(extra or {})},
-                                   indent=2))
-    tmp_json.replace(folder / "slots.json")
-    return folder
+    return save_model_files(folder, "slots", model, {"kind": "saccade.SlotAttention", "spec": asdict(model.spec),
+                                                     **(extra or {})})
 
 
 def load_slots(folder: str | Path) -> SlotAttention:

@@ -123,7 +123,7 @@ def test_slot_attention_masks_share_out_the_image_and_round_trip(tmp_path):
     torch.manual_seed(0)
     model = SlotAttention(SlotSpec(slots=3, dim=16, image_size=16))
     images = torch.randint(0, 256, (2, 16, 16, 3), dtype=torch.uint8)
-    loss, out = model(images, torch.Generator().manual_seed(0))
+    _, out = model(images, torch.Generator().manual_seed(0))
     assert out["reconstruction"].shape == (2, 3, 16, 16)
     assert torch.allclose(out["masks"].sum(1), torch.ones(2, 16, 16), atol=1e-5)
     places = model.places(images, torch.Generator().manual_seed(0))
