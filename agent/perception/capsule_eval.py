@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 
 from agent.config import RunConfig, save_config
 from agent.data.format import PlayData
-from agent.perception.capsule_training import train_capsules
+from agent.perception.capsule_training import check_cached, train_capsules
 from agent.perception.capsules import CapsuleParser, load_parser, pose_vector
 from agent.perception.encoder import EncoderSpec, GlimpseEncoder
 from agent.weights import WeightsError
@@ -242,10 +242,13 @@ def viewpoint_generalisation(config: RunConfig, run_dir: Path, train: dict, test
     """Train parser and CNN on one range of viewpoints; compare their accuracy on an unseen range."""
     cfg = config.capsules
     folder = run_dir / "capsules_train_zoom"  # the parser of the training viewpoints
+    restricted = replace(config, capsules=replace(cfg, steps=cfg.viewpoint_steps))
     try:
         parser = load_parser(folder)
-    except WeightsError:
-        restricted = replace(config, capsules=replace(cfg, steps=cfg.viewpoint_steps))
+        check_cached(folder, "capsules", restricted)
+    except WeightsError as error:
+        if (folder / "capsules.json").exists():
+            raise error
         resume = (folder / "checkpoints" / "latest").exists()
         train_capsules(restricted, RunLayout(run_dir).collect, folder, resume=resume, progress=progress,
                        chunk_filter=lambda gaze: _in_views(gaze, TRAIN_VIEWS))
@@ -349,10 +352,13 @@ def seed_spread(config: RunConfig, run_dir: Path, test: dict, first: dict, progr
         folder = run_dir / "capsules_seeds" / f"seed_{seed}"
         try:
             parser = load_parser(folder)
-        except WeightsError:
+            check_cached(folder, "capsules", replace(config, seed=seed))
+        except WeightsError as error:
+            if (folder / "capsules.json").exists():
+                raise error  # trained with other settings, or damaged: said, not silently replaced
             resume = (folder / "checkpoints" / "latest").exists()
             train_capsules(replace(config, seed=seed), RunLayout(run_dir).collect, folder, resume=resume,
-                           progress=progress)
+                           progress=progress, test_pairs=False)
             parser = load_parser(folder)
         runs[seed] = discovery_both(lambda images, model=parser: parse_all(model, images), test, config.seed)
     out: dict = {"seeds": list(runs)}
@@ -368,15 +374,22 @@ def seed_spread(config: RunConfig, run_dir: Path, test: dict, first: dict, progr
 
 def test_pairs(config: RunConfig, run_dir: Path, out_dir: Path, progress: bool) -> dict:
     """The held-out pairs the capsules stage recorded, or (a parser trained without pairs) recorded here."""
+    from agent.integrity import check_near
     from agent.perception.pairs import load_pairs, record_pairs
 
-    pairs = load_pairs(RunLayout(run_dir).capsules / "pairs" / "test.npz")
-    if pairs is None:
-        path = out_dir / "pairs_test.npz"
-        pairs = load_pairs(path)
+    stage_pairs = RunLayout(run_dir).capsules / "pairs" / "test.npz"
+    if stage_pairs.exists():
+        check_near(stage_pairs)  # against the capsules stage's manifest: a changed file is refused
+        pairs = load_pairs(stage_pairs)
         if pairs is None:
-            record_pairs(config, path, "test", progress=progress)
-            pairs = load_pairs(path)
+            raise WeightsError(f"{stage_pairs} cannot be read: run `saccade train capsules` again into a fresh "
+                               "run folder")
+        return pairs
+    path = out_dir / "pairs_test.npz"
+    pairs = load_pairs(path)
+    if pairs is None:
+        record_pairs(config, path, "test", progress=progress)
+        pairs = load_pairs(path)
     return pairs
 
 
@@ -400,7 +413,7 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
                                           parse_all(model, test["periphery"]), test["world"])
     pairs = test_pairs(config, run_dir, out_dir, progress)
     metrics["equivariance"] = equivariance(model, pairs)
-    metrics["scene_memory"] = memory_positions(model, pairs, train["world"], cfg.pairs_per_scene)
+    metrics["scene_memory"] = memory_positions(model, pairs, train["world"])
     slots = trained_slots(config, RunLayout(run_dir).collect, run_dir / "slots", cfg.slot_steps, progress=progress)
     metrics["slot_attention"] = discovery_both(lambda images: slot_places(slots, images, config.seed), test,
                                                config.seed)

@@ -19,6 +19,34 @@ from agent.training import TrainingRun
 log = logging.getLogger(__name__)
 
 
+# Capsule settings that only say how the evaluation runs: a cached model does not depend on them.
+EVALUATION_ONLY = ("eval_samples", "eval_seeds")
+
+
+def training_settings(config: RunConfig) -> dict:
+    """The capsule settings a trained model (parser or Slot Attention anchor) depends on."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(config.capsules).items() if k not in EVALUATION_ONLY}
+
+
+def check_cached(folder: Path, name: str, config: RunConfig) -> None:
+    """Refuse a model cached by `saccade eval capsules` (seeds, anchors, viewpoint runs) that was trained
+    with other capsule settings than today's: its figures would describe another recipe."""
+    import json
+
+    saved = json.loads((Path(folder) / f"{name}.json").read_text()).get("capsules_config")
+    if saved is None:
+        log.warning("%s records no capsule settings (made before it did): reused as it is", folder)
+        return
+    changed = sorted(k for k, v in training_settings(config).items() if saved.get(k) != v)
+    if changed:
+        from agent.weights import WeightsError
+
+        raise WeightsError(f"{folder} was trained with other capsule settings ({', '.join(changed)}): "
+                           "remove that folder and evaluate again to retrain it")
+
+
 def uses_pairs(config: RunConfig) -> bool:
     return config.capsules.equivariance_weight > 0 or config.capsules.identity_weight > 0
 
@@ -55,16 +83,18 @@ def pair_losses(model: CapsuleParser, pairs: dict[str, np.ndarray], stream: str,
 
 
 def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: bool = False,
-                   progress: bool = False, chunk_filter=None) -> dict:
+                   progress: bool = False, chunk_filter=None, test_pairs: bool = True) -> dict:
     """Train on the training chunks (optionally only glimpses that `chunk_filter(gaze)` keeps) and,
-    when the equivariance or identity weight is on, on glimpse pairs of frozen scenes."""
+    when the equivariance or identity weight is on, on glimpse pairs of frozen scenes (recording the
+    held-out pairs too, unless test_pairs is False or a filter is given)."""
     cfg = config.capsules
     out_dir = Path(out_dir)
     pairs = None
     if uses_pairs(config):
         pairs = ensure_pairs(config, out_dir, "train", progress)
         if chunk_filter is None:
-            ensure_pairs(config, out_dir, "test", progress)  # held out: the equivariance error of `saccade eval capsules`
+            if test_pairs:  # held out: the equivariance error of `saccade eval capsules`
+                ensure_pairs(config, out_dir, "test", progress)
         else:  # only pairs whose both views the filter keeps
             keep = chunk_filter(pairs["gaze_first"]) & chunk_filter(pairs["gaze_second"])
             pairs = {k: v[keep] for k, v in pairs.items()} if keep.any() else None
@@ -113,12 +143,13 @@ def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: 
             run.end_step(step + 1, {k: v.item() for k, v in {**pair_terms, **out["terms"]}.items()},
                          samples=cfg.batch_size)
     wall = run.finish()
-    save_parser(model.cpu(), out_dir, {"trained_steps": cfg.steps})
+    save_parser(model.cpu(), out_dir, {"trained_steps": cfg.steps, "seed": config.seed,
+                                       "capsules_config": training_settings(config)})
     with data.open(train_ids[0]) as chunk:
         sample = chunk[cfg.streams[-1]][:: max(1, len(chunk[cfg.streams[-1]]) // 8)][:8]
     picture = save_reconstruction_grid(model, sample, out_dir / "reconstructions.png")
     history = run.history
-    metrics = {"steps": cfg.steps, "wall_time_s": wall, "skipped_batches": skipped, "pairs": uses_pairs(config),
+    metrics = {"steps": cfg.steps, "wall_time_s": wall, "skipped_batches": skipped, "pairs": pairs is not None,
                "final": {k: v for k, v in history[-1].items() if k != "step"} if history else {},
                "reconstructions": str(picture), "history": history}
     return metrics

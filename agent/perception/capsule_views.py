@@ -18,7 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from agent.perception.capsule_eval import OBJECTS, PRESENT, object_positions, parse_all, project_objects
 from agent.perception.memory import SceneMemory
-from agent.perception.pairs import STREAMS
+from agent.perception.pairs import STREAMS, scene_starts
 from envs.eye import Gaze
 from envs.scene import COLOURS
 
@@ -55,8 +55,7 @@ def equivariance(model, pairs: dict[str, np.ndarray]) -> dict:
     return out
 
 
-def memory_positions(model, pairs: dict[str, np.ndarray], train_world: np.ndarray, pairs_per_scene: int,
-                     stream: str = "fovea") -> dict:
+def memory_positions(model, pairs: dict[str, np.ndarray], train_world: np.ndarray, stream: str = "fovea") -> dict:
     """Blocks located by the scene memory after every glimpse of a scene (2 per pair)."""
     images = np.concatenate([pairs[f"{stream}_first"], pairs[f"{stream}_second"]])
     gazes = np.concatenate([pairs["gaze_first"], pairs["gaze_second"]])
@@ -67,8 +66,9 @@ def memory_positions(model, pairs: dict[str, np.ndarray], train_world: np.ndarra
     _, visible = project_objects(np.concatenate([world, world]), gazes, size, stream)
     mean_block = train_world[:, BLOCKS, :2].mean(0)
     errors, baseline, located, seen, entries = [], [], 0, 0, []
-    for start in range(0, n, pairs_per_scene):
-        views = [i for s in range(start, min(n, start + pairs_per_scene)) for i in (s, s + n)]
+    starts = scene_starts(pairs)
+    for start, end in zip(starts, [*starts[1:], n]):
+        views = [i for s in range(start, end) for i in (s, s + n)]
         memory = SceneMemory()
         for i in views:
             memory.update(parsed["position"][i], parsed["present"][i], parsed["features"][i],
@@ -86,7 +86,7 @@ def memory_positions(model, pairs: dict[str, np.ndarray], train_world: np.ndarra
             if c in blocks_seen and cost[r, c] < MEMORY_MATCH:
                 located += 1
                 errors.append(cost[r, c])
-    return {"stream": stream, "scenes": int(np.ceil(n / pairs_per_scene)), "glimpses_per_scene": 2 * pairs_per_scene,
+    return {"stream": stream, "scenes": len(starts), "glimpses_per_scene": round(2 * n / max(len(starts), 1), 1),
             "blocks_seen": seen, "blocks_located": round(located / max(seen, 1), 3),
             "block_error_m": round(float(np.mean(errors)), 4) if errors else None,
             "mean_position_baseline_error_m": round(float(np.mean(baseline)), 4) if baseline else None,

@@ -80,7 +80,7 @@ class ObjectPlaces(NamedTuple):
 
     position: torch.Tensor  # (B, M, 2) normalised image coordinates
     parts: torch.Tensor  # (B, M) expected number of present parts the object explains
-    present: torch.Tensor  # (B, M) min(1, parts): an object is there when it explains a whole part
+    present: torch.Tensor  # (B, M) min(1, parts): above 0.5 when the object owns more than half a part
 
 
 def pose_from_params(raw: torch.Tensor, min_scale: float = 0.05) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 The eye knows how it moved. At a scene held still (a scripted-expert episode stopped at
 a random step, so drawers are open and blocks moved), the desk renders two glimpses at
-two gazes: one as the play data's eye would choose it, the other a small saccade and
+two gazes: one drawn uniformly over the gaze range (zoom too), the other a saccade and a
 zoom change away. The view-to-view transform of the desk plane is known from the two
 cameras; it is stored as the 2x3 affine of normalised image coordinates that fits it
 best (least squares on a grid of desk points; the residual is kept, since perspective
@@ -26,7 +26,9 @@ from tqdm import tqdm
 from envs.eye import Gaze, fovea_camera, periphery_camera
 
 STREAMS = ("fovea", "periphery")
-SEED_BASE = {"train": 12_000_000, "test": 12_300_000}  # layouts of their own, apart from play and banks
+# Layouts apart from the play data, the glimpse banks and every evaluation (the attention loop's
+# fine-tuning draws from the 12M band too; the capsules never read it).
+SEED_BASE = {"train": 12_000_000, "test": 12_300_000}
 DESK_Z = 0.03  # the plane whose transform is recorded: the blocks' centres
 FIT_GRID = 7
 
@@ -136,6 +138,14 @@ def record_pairs(config, path: Path, split: str, *, progress: bool = False) -> d
     return {"split": split, "scenes": scenes, "pairs": len(arrays["state"]),
             "fovea_fit_residual": round(float(arrays["fovea_residual"].mean()), 4),
             "periphery_fit_residual": round(float(arrays["periphery_residual"].mean()), 4)}
+
+
+def scene_starts(pairs: dict[str, np.ndarray]) -> np.ndarray:
+    """Row index where each scene's pairs begin: the rows of one scene share its frozen state."""
+    state = pairs["state"]
+    new = np.ones(len(state), dtype=bool)
+    new[1:] = (state[1:] != state[:-1]).any(1)
+    return np.flatnonzero(new)
 
 
 def load_pairs(path: Path) -> dict[str, np.ndarray] | None:

@@ -9,6 +9,7 @@ import torch
 
 from agent.config import RunConfig
 from agent.data.format import PlayData
+from agent.perception.capsule_training import check_cached, training_settings
 from agent.perception.slots import SlotAttention, SlotSpec, load_slots, save_slots
 from agent.perception.stream import GlimpseBuffer, split_chunks
 from agent.training import TrainingRun
@@ -49,7 +50,7 @@ def train_slots(config: RunConfig, data_dir: Path, out_dir: Path, steps: int, *,
             opt.step()
             run.end_step(step + 1, {"loss": loss.item()}, samples=cfg.slot_batch_size)
     run.finish()
-    save_slots(model, out_dir, {"trained_steps": steps})
+    save_slots(model, out_dir, {"trained_steps": steps, "capsules_config": training_settings(config)})
     return model
 
 
@@ -57,6 +58,8 @@ def trained_slots(config: RunConfig, data_dir: Path, out_dir: Path, steps: int, 
                   chunk_filter=None) -> SlotAttention:
     """The anchor from out_dir if it was trained there, else trained now."""
     try:
-        return load_slots(out_dir)
+        model = load_slots(out_dir)
     except WeightsError:
         return train_slots(config, data_dir, out_dir, steps, progress=progress, chunk_filter=chunk_filter)
+    check_cached(out_dir, "slots", config)
+    return model

@@ -83,10 +83,11 @@ class SlotAttention(nn.Module):
             slots = slots + self.mlp(self.norm_mlp(slots))
         return slots
 
-    def decode(self, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Reconstruction (B, 3, H, W), masks (B, K, H, W) and per-slot colours (B, K, 3, H, W)."""
+    def decode(self, slots: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction (B, 3, H, W), masks (B, K, H, W) and per-slot colours (B, K, 3, H, W), at
+        `size` pixels a side (default: the spec's image size)."""
         b, n, d = slots.shape
-        size = self.spec.image_size
+        size = size or self.spec.image_size
         g = max(2, -(-size // 4))
         grid = slots.reshape(b * n, 1, 1, d) + self.dec_position(_grid(g, slots.device))
         out = self.decoder(grid.permute(0, 3, 1, 2))
@@ -98,7 +99,7 @@ class SlotAttention(nn.Module):
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
         x = self.prepare(images)
-        recon, masks, _ = self.decode(self.slots(x, generator))
+        recon, masks, _ = self.decode(self.slots(x, generator), x.shape[-1])
         loss = F.mse_loss(recon, x)
         return loss, {"reconstruction": recon, "masks": masks}
 
@@ -107,11 +108,11 @@ class SlotAttention(nn.Module):
         """Each slot's place (centroid of its mask, normalised [-1, 1]) and whether it is present."""
         x = self.prepare(images)
         slots = self.slots(x, generator)
-        _, masks, _ = self.decode(slots)
+        _, masks, _ = self.decode(slots, x.shape[-1])
         h, w = masks.shape[-2:]
         mass = masks.sum((2, 3))  # pixels
-        xs = torch.linspace(-1, 1, w)
-        ys = torch.linspace(-1, 1, h)
+        xs = (torch.arange(w) + 0.5) / w * 2 - 1  # pixel centres, as the objects are projected
+        ys = (torch.arange(h) + 0.5) / h * 2 - 1
         cx = (masks.sum(2) * xs).sum(-1) / mass.clamp(min=1e-6)
         cy = (masks.sum(3) * ys).sum(-1) / mass.clamp(min=1e-6)
         return {"position": torch.stack([cx, cy], -1), "present": (mass >= 1.0).float(), "features": slots}

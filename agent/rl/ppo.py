@@ -24,7 +24,7 @@ from agent.config import RunConfig
 from agent.rl.policy import AgentPolicy
 
 log = logging.getLogger(__name__)
-EVAL_SEED_OFFSET = 7_919  # the EvalCallback's environment draws its layouts apart from the training ones
+EVAL_SEED_OFFSET = 7_919  # the EvalCallback's environment: the RL layouts' band, on a random stream of its own
 
 
 def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray, prev_action: bool):

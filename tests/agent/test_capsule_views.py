@@ -8,6 +8,7 @@ import torch
 
 from agent.perception import capsule_eval
 from agent.perception.capsule_eval import OBJECTS, discovery, object_positions, project_objects
+from agent.perception.capsule_views import carry
 from agent.perception.capsules import (CapsuleParser, CapsuleSpec, ObjectPlaces, equivariance_error, identity_loss,
                                        map_points)
 from agent.perception.slots import SlotAttention, SlotSpec, load_slots, save_slots
@@ -77,7 +78,7 @@ def test_pairs_of_one_scene_show_the_same_objects_where_the_transform_says(tiny_
     for stream in ("fovea", "periphery"):
         a, seen_a = project_objects(world, pairs["gaze_first"], 16, stream)
         b, seen_b = project_objects(world, pairs["gaze_second"], 16, stream)
-        carried = capsule_eval_carry(pairs[f"{stream}_transform"], a)
+        carried = carry(pairs[f"{stream}_transform"], a)
         both = seen_a & seen_b
         assert both.any()
         # blocks on the desk lie on the plane of the transform (an affine fit: up to a few hundredths
@@ -90,12 +91,6 @@ def test_pairs_of_one_scene_show_the_same_objects_where_the_transform_says(tiny_
         assert np.median(error[both]) < 0.1
     # the two views of a pair are different glimpses of that scene
     assert (pairs["fovea_first"] != pairs["fovea_second"]).any()
-
-
-def capsule_eval_carry(transform, points):
-    from agent.perception.capsule_views import carry
-
-    return carry(transform, points)
 
 
 def test_capsules_discover_coloured_squares_well_above_chance(monkeypatch):
@@ -131,3 +126,19 @@ def test_slot_attention_masks_share_out_the_image_and_round_trip(tmp_path):
     save_slots(model, tmp_path)
     again = load_slots(tmp_path).places(images, torch.Generator().manual_seed(0))
     assert torch.equal(places["position"], again["position"])
+
+
+def test_a_cached_model_trained_with_other_settings_is_refused(tmp_path, tiny_config_path):
+    from agent.config import load_config
+    from agent.perception.capsule_training import check_cached, training_settings
+    from agent.perception.capsules import save_parser
+    from agent.weights import WeightsError
+
+    config = load_config(tiny_config_path)
+    model = CapsuleParser(config.capsules.spec())
+    save_parser(model, tmp_path, {"capsules_config": training_settings(config)})
+    check_cached(tmp_path, "capsules", config)  # the same settings: reused
+    # evaluation-only settings do not matter; training settings do, and are named
+    check_cached(tmp_path, "capsules", replace(config, capsules=replace(config.capsules, eval_samples=7)))
+    with pytest.raises(WeightsError, match="pair_saccade"):
+        check_cached(tmp_path, "capsules", replace(config, capsules=replace(config.capsules, pair_saccade=0.1)))
