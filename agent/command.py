@@ -55,21 +55,27 @@ class CommandSession:
         from agent.language.commands import CommandParser
         from agent.language.narrator import load_narrator
         from agent.perception.encoder import load_encoder
-        from agent.perception.features import PerceptionFeatures
         from agent.rl.actor import AgentActor
+        from agent.rl.capsule_inputs import agent_perception
         from agent.rl.policy import load_policy
 
         run = RunLayout(models)
         encoder = load_encoder(run.encoder)
-        actor = AgentActor(load_policy(run.rl), encoder_dim=encoder.spec.feature_dim)
+        policy = load_policy(run.rl)
+        actor = AgentActor(policy, encoder_dim=encoder.spec.feature_dim)
         narrator = load_narrator(run.agent_narrator)
-        return cls(config, CommandParser.load(run.commands), actor, PerceptionFeatures(encoder), narrator,
+        return cls(config, CommandParser.load(run.commands), actor, agent_perception(run, policy, encoder), narrator,
                    seed=seed, gui=gui, film=film)
 
     def reset(self, seed: int | None = None) -> None:
         """A new scene (the next seed unless one is given)."""
         self.seed = self.seed + 1 if seed is None else seed
         self.obs, _ = self.env.reset(seed=self.seed)
+        self._new_scene()
+
+    def _new_scene(self) -> None:
+        if hasattr(self.perception, "reset"):  # a capsule scene memory forgets the last scene
+            self.perception.reset()
 
     def offered(self) -> list[Task]:
         from envs.tasks import offered_tasks
@@ -90,6 +96,7 @@ class CommandSession:
         task = Task(parsed["task"], parsed["block"])
         if fresh_scene:
             self.obs, _ = self.env.reset(seed=self.seed, options={"task": task})
+            self._new_scene()
         try:
             self.obs, _ = self.env.begin_task(task)
         except ValueError as e:  # the scene cannot do it now: nothing moves

@@ -304,10 +304,23 @@ class RLConfig:
     narration_episodes_per_task: int = 30
     narration_steps: int = 2000
     narration_lr: float = 3e-4
+    # The policy also reads the capsule scene memory (agent/rl/capsule_inputs.py) built from the
+    # object capsules of these streams' glimpses; empty: encoder features only. An imitation-only
+    # measure so far (benchmarks/agent_capsule_memory.sh): PPO and the narrator's adaptation do
+    # not read the memory, so it needs ppo_steps and narration_episodes_per_task at 0.
+    capsule_memory: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from agent.perception.stream import STREAMS
+
         for name in self.tasks:
             Task.parse(name)  # names the known tasks
+        if any(s not in STREAMS for s in self.capsule_memory) or len(set(self.capsule_memory)) < len(self.capsule_memory):
+            raise ValueError(f"capsule_memory must be a list of distinct names from {list(STREAMS)}, "
+                             f"got {self.capsule_memory!r}")
+        if self.capsule_memory and (self.ppo_steps or self.narration_episodes_per_task):
+            raise ValueError("capsule_memory needs ppo_steps: 0 and narration_episodes_per_task: 0 (the PPO layer "
+                             "and the narrator's adaptation do not read the capsule memory yet)")
         if self.reward not in ("learned", "success", "both"):
             raise ValueError("reward must be learned, success or both")
         for name in ("demos_per_task", "workers", "bc_steps", "bc_batch_size", "ppo_envs", "ppo_n_steps",

@@ -176,7 +176,9 @@ def run_command(env, actor: Actor, task: Task, command: str, *, obs: dict, narra
         obs, _, _, _, info = env.step(actor.act(obs, features, env))
         features = perception(obs) if needs else None
         if narration is not None:
-            said = narration.hear(env, features)
+            # the narrator reads the encoder's features, not a capsule memory appended to them
+            said = narration.hear(env, perception.encoder_part(features) if hasattr(perception, "encoder_part")
+                                  else features)
             if said is not None:
                 line = NarrationLine(steps, round(steps * env.sim.control_dt, 2), said)
                 lines.append(line)

@@ -108,103 +108,120 @@ class SceneRecorder:
         return self.encode(np.stack(tiles))
 
 
+def bank_scenes(config: RunConfig, split: str, episodes: list[int], env):
+    """The bank's scenes of these episodes, one at a time: brings env to each scene and yields the
+    expert's label there, the command's embedding and the scene's row fields. Every recorder that keeps
+    something of a bank's scenes walks this one schedule, so the same seeds give the same scenes."""
+    from agent.language.embedding import embed_text
+    from agent.rl.demos import expert_action
+    from envs.expert import ScriptedExpert
+    from envs.instructions import phrasings
+    from envs.tasks import TASK_INDEX
+
+    cfg = config.attention
+    tasks = config.rl.task_list()
+    for episode in episodes:
+        rng = np.random.default_rng([config.seed, SEED_BASE[split], episode])
+        task = tasks[episode % len(tasks)]
+        texts = phrasings(task, "train" if split == "train" else "validation")
+        phrasing = int(rng.integers(len(texts)))
+        command = embed_text(texts[phrasing])
+        env.reset(seed=SEED_BASE[split] + episode, options={"task": task})
+        expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
+        at = set(rng.choice(config.rl.max_steps, size=min(cfg.scenes_per_episode, config.rl.max_steps),
+                            replace=False).tolist())
+        noise = rng.uniform(0.0, config.rl.arm_noise)
+        for t in range(max(at) + 1):
+            label = expert_action(expert, env.privileged())
+            if t in at:
+                yield label, command, {"task": np.int16(TASK_INDEX[task]), "phrasing": np.int16(phrasing),
+                                            "episode": np.int32(episode), "step": np.int32(t)}
+            action = label.copy()
+            action[:4] = np.clip(action[:4] + rng.normal(0, noise, 4), -1, 1)
+            _, _, _, _, info = env.step(action)
+            if "error" in info:
+                break
+
+
+def bank_env(config: RunConfig):
+    from envs.desk_env import DeskEnv
+
+    return DeskEnv(replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=False,
+                           max_episode_steps=10 ** 9))
+
+
 def _record_part(args) -> tuple[str, int]:
     config, split, part_path, episodes = args
     import torch
 
     torch.set_num_threads(1)  # one process per core
-    from agent.language.embedding import embed_text
     from agent.perception.encoder import load_encoder
-    from agent.rl.demos import expert_action
     from agent.rl.policy import load_policy
-    from envs.desk_env import DeskEnv
-    from envs.expert import ScriptedExpert
-    from envs.instructions import phrasings
-    from envs.tasks import TASK_INDEX
 
     run = RunLayout(config.run_dir)
     recorder = SceneRecorder(config, load_encoder(run.encoder), load_policy(run.rl))
-    cfg = config.attention
-    env = DeskEnv(replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=False,
-                          max_episode_steps=10 ** 9))
+    env = bank_env(config)
     rows: list[dict] = []
-    tasks = config.rl.task_list()
     try:
-        for episode in episodes:
-            rng = np.random.default_rng([config.seed, SEED_BASE[split], episode])
-            task = tasks[episode % len(tasks)]
-            texts = phrasings(task, "train" if split == "train" else "validation")
-            phrasing = int(rng.integers(len(texts)))
-            command = embed_text(texts[phrasing])
-            env.reset(seed=SEED_BASE[split] + episode, options={"task": task})
-            expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
-            at = set(rng.choice(config.rl.max_steps, size=min(cfg.scenes_per_episode, config.rl.max_steps),
-                                replace=False).tolist())
-            noise = rng.uniform(0.0, config.rl.arm_noise)
-            for t in range(max(at) + 1):
-                label = expert_action(expert, env.privileged())
-                if t in at:
-                    row = recorder.record(env, label, command)
-                    row.update(task=np.int16(TASK_INDEX[task]), phrasing=np.int16(phrasing), episode=np.int32(episode),
-                               step=np.int32(t))
-                    rows.append(row)
-                action = label.copy()
-                action[:4] = np.clip(action[:4] + rng.normal(0, noise, 4), -1, 1)
-                _, _, _, _, info = env.step(action)
-                if "error" in info:
-                    break
+        for label, command, fields in bank_scenes(config, split, episodes, env):
+            rows.append({**recorder.record(env, label, command), **fields})
     finally:
         env.close()
-    arrays = {k: np.stack([r[k] for r in rows]) for k in KEYS}
-    tmp = part_path.with_name(part_path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, part_path)
+    save_part(part_path, {k: np.stack([r[k] for r in rows]) for k in KEYS})
     return str(part_path), len(rows)
 
 
-def _readable(path: Path) -> bool:
+def save_part(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _readable(path: Path, keys: tuple[str, ...]) -> bool:
     try:
         with np.load(path) as f:
-            return all(k in f.files for k in KEYS)
+            return all(k in f.files for k in keys)
     except Exception:  # a part cut short by a kill: recorded again
         return False
 
 
-def record_bank(config: RunConfig, folder: Path, split: str, *, progress: bool = False) -> dict:
-    """Record (or finish recording) one split's bank in folder/SPLIT/part_*.npz."""
+def record_bank(config: RunConfig, folder: Path, split: str, *, progress: bool = False, worker=_record_part,
+                keys: tuple[str, ...] = KEYS) -> dict:
+    """Record (or finish recording) one split's bank in folder/SPLIT/part_*.npz; `worker` records one
+    part (a picklable function of (config, split, path, episodes)) with these keys."""
     out = folder / split
     out.mkdir(parents=True, exist_ok=True)
     n = episodes_of(config, split)
     jobs = []
     for i, start in enumerate(range(0, n, EPISODES_PER_PART)):
         path = out / f"part_{i:05d}.npz"
-        if not (path.exists() and _readable(path)):
+        if not (path.exists() and _readable(path, keys)):
             jobs.append((config, split, path, list(range(start, min(n, start + EPISODES_PER_PART)))))
     bar = tqdm(total=len(jobs), disable=not progress, desc=f"bank {split}", unit="part")
     workers = min(config.attention.workers, len(jobs))
     if workers > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_record_part, jobs):
+            for _ in pool.imap_unordered(worker, jobs):
                 bar.update()
     else:
         for job in jobs:
-            _record_part(job)
+            worker(job)
             bar.update()
     bar.close()
     return {"episodes": n, "parts_recorded": len(jobs)}
 
 
-def load_bank(folder: Path, split: str) -> dict[str, np.ndarray]:
+def load_bank(folder: Path, split: str, keys: tuple[str, ...] = KEYS) -> dict[str, np.ndarray]:
     """One split's scenes, every array stacked (float16 features widened to float32)."""
     from agent.weights import WeightsError
 
     parts = sorted((folder / split).glob("part_*.npz"))
     if not parts:
         raise WeightsError(f"{folder / split}: no glimpse bank here; run `saccade train attention`")
-    arrays: dict[str, list] = {k: [] for k in KEYS}
+    arrays: dict[str, list] = {k: [] for k in keys}
     for path in parts:
         with np.load(path) as f:
-            for k in KEYS:
+            for k in keys:
                 arrays[k].append(f[k])
     return {k: np.concatenate(v).astype(np.float32) if v[0].dtype == np.float16 else np.concatenate(v)
             for k, v in arrays.items()}

@@ -33,12 +33,22 @@ def _target_matrix(t: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([t["blocks"].reshape(len(t["blocks"]), -1), *signs], 1)
 
 
+def _matrix(memories) -> tuple[np.ndarray, np.ndarray]:
+    """(scenes, numbers) and each number's weight. A tuple of memories is read together, each with
+    an equal share of the kernel (its standardised numbers weighted by 1/sqrt(their count)), so a
+    memory with many numbers does not drown one with few."""
+    blocks = memories if isinstance(memories, tuple) else (memories,)
+    blocks = [b.reshape(len(b), -1).astype(np.float64) for b in blocks]
+    weights = np.concatenate([np.full(b.shape[1], 1 / np.sqrt(b.shape[1])) for b in blocks])
+    return np.concatenate(blocks, 1), weights
+
+
 class SceneProbe:
     """Kernel (dual) ridge: cheap when memories have more numbers than there are scenes."""
 
-    def fit(self, memories: np.ndarray, state: np.ndarray) -> SceneProbe:
-        x = memories.reshape(len(memories), -1).astype(np.float64)
-        self.mean, self.std = x.mean(0), x.std(0) + 1e-3
+    def fit(self, memories, state: np.ndarray) -> SceneProbe:
+        x, weights = _matrix(memories)
+        self.mean, self.std = x.mean(0), (x.std(0) + 1e-3) / weights
         x = (x - self.mean) / self.std
         y = _target_matrix(scene_targets(state))
         self.y_mean = y.mean(0)
@@ -62,8 +72,8 @@ class SceneProbe:
         self.weights = x.T @ alpha  # (features, targets)
         return self
 
-    def predict(self, memories: np.ndarray) -> dict[str, np.ndarray]:
-        x = (memories.reshape(len(memories), -1) - self.mean) / self.std
+    def predict(self, memories) -> dict[str, np.ndarray]:
+        x = (_matrix(memories)[0] - self.mean) / self.std
         y = x @ self.weights + self.y_mean
         return {"blocks": y[:, :6].reshape(-1, 3, 2), "drawer_open": y[:, 6] > 0, "lamp_on": y[:, 7] > 0}
 
@@ -79,7 +89,7 @@ def scene_scores(predicted: dict[str, np.ndarray], state: np.ndarray) -> dict[st
             "drawer_open": float(drawer.mean()), "lamp_on": float(lamp.mean())}
 
 
-def probe_scene(train_memories: np.ndarray, train_state: np.ndarray, test_memories: np.ndarray,
-                test_state: np.ndarray) -> dict[str, float]:
+def probe_scene(train_memories, train_state: np.ndarray, test_memories, test_state: np.ndarray) -> dict[str, float]:
+    """Memories: an array, or a tuple of arrays read together (see _matrix)."""
     probe = SceneProbe().fit(train_memories, train_state)
     return {**scene_scores(probe.predict(test_memories), test_state), "ridge_penalty": probe.penalty}

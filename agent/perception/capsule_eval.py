@@ -372,6 +372,23 @@ def seed_spread(config: RunConfig, run_dir: Path, test: dict, first: dict, progr
     return out
 
 
+def in_agent(config: RunConfig, run_dir: Path, out_dir: Path, progress: bool) -> dict:
+    """What the capsule scene memory adds to the attention policy's scene estimate, for the run's
+    parser and its seeds (agent.attention.capsule_memory). It needs the run's attention stage."""
+    from agent.attention.capsule_memory import scene_with_capsules
+
+    run = RunLayout(run_dir)
+    if not (run.attention / "attention.json").exists():
+        return {"scene_estimate": None, "note": "no attention stage in this run: `saccade train attention` first"}
+    from agent.integrity import verify_stage
+
+    verify_stage(run.attention)
+    parsers = {config.seed: run.capsules}
+    parsers.update({config.seed + k: run_dir / "capsules_seeds" / f"seed_{config.seed + k}"
+                    for k in range(1, config.capsules.eval_seeds)})  # trained by seed_spread
+    return {"scene_estimate": scene_with_capsules(config, run, parsers, out_dir / "capsule_bank", progress=progress)}
+
+
 def test_pairs(config: RunConfig, run_dir: Path, out_dir: Path, progress: bool) -> dict:
     """The held-out pairs the capsules stage recorded, or (a parser trained without pairs) recorded here."""
     from agent.integrity import check_near
@@ -419,6 +436,7 @@ def evaluate_capsules(config: RunConfig, run_dir: str | Path, *, progress: bool 
                                                config.seed)
     metrics["seeds"] = seed_spread(config, run_dir, test, metrics, progress)
     metrics["viewpoint"] = viewpoint_generalisation(config, run_dir, train, test, progress)
+    metrics["in_agent"] = in_agent(config, run_dir, out_dir, progress)
     metrics["throughput"] = throughput(model, test["periphery"].shape[1])
     metrics["test_views"] = len(test["episode"])
     metrics["wall_time_s"] = round(time.perf_counter() - start, 1)
@@ -453,5 +471,19 @@ def format_capsule_metrics(m: dict) -> str:
     if "error" not in v:
         lines.append(f"viewpoint drop (unseen zooms): capsules {v['capsules']['drop'] * 100:.1f} points, "
                      f"Slot Attention {v['slot_attention']['drop'] * 100:.1f}, CNN {v['cnn']['drop'] * 100:.1f}")
+    scene = m.get("in_agent", {}).get("scene_estimate")
+    if scene:
+        seeds = len(scene["parser_seeds"])
+        for k in ("4", "8"):
+            row = scene["summary"]["learned"][k]
+            acc, within = row["scene_accuracy"], row["blocks_within_3cm"]
+            lines.append(f"in the agent, scene estimate after {k} learned glimpses (test bank): "
+                         f"{acc['without_capsules']:.3f} without the capsule memory, {acc['with_capsules_median']:.3f} "
+                         f"with it (median of {seeds} parser seeds, spread {acc['with_capsules_spread']:.3f}); blocks "
+                         f"within 3 cm {within['without_capsules'] * 100:.1f}% -> {within['with_capsules_median'] * 100:.1f}%")
+        near = scene["detail"]["nearest_places"][str(scene["parser_seeds"][0])]["learned"]
+        lines.append(f"  the memory holds a place within 3 cm of {near['blocks_with_a_place_within_3cm'] * 100:.1f}% of the "
+                     f"blocks after {max(map(int, scene['summary']['learned']))} learned glimpses (median distance "
+                     f"{near['median_distance_m']:.3f} m; seed {scene['parser_seeds'][0]})")
     lines.append(f"throughput (1 core): batch 1 {t['batch_1_parses_per_s']}/s, batch 64 {t['batch_64_parses_per_s']}/s")
     return "\n".join(lines)

@@ -387,6 +387,13 @@ def save_parser(model: CapsuleParser, folder: str | Path, extra: dict | None = N
                                                         **(extra or {})})
 
 
+def parser_digest(folder: str | Path) -> str:
+    """A short sha256 of a parser's weights: what a record made from its parses names it by."""
+    import hashlib
+
+    return hashlib.sha256((Path(folder) / "capsules.safetensors").read_bytes()).hexdigest()[:16]
+
+
 def load_parser(folder: str | Path) -> CapsuleParser:
     config = read_model_config(folder, "capsules", "saccade.CapsuleParser", "saccade train capsules")
     spec = make_spec(CapsuleSpec, config, Path(folder) / "capsules.json", "saccade train capsules")

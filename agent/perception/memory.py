@@ -15,6 +15,20 @@ import numpy as np
 from envs.eye import Gaze, fovea_camera, periphery_camera
 
 DESK_Z = 0.03  # the height at which a capsule's ray is cut: objects sit on the desk
+GRID_X = (0.25, 0.65)  # metres: the desk grid spans the reachable desk, a margin around the blocks' start region
+GRID_Y = (-0.30, 0.18)
+
+
+def on_desk(positions: np.ndarray, gaze: Gaze, image_size: int, stream: str = "periphery") -> np.ndarray:
+    """(M, 2) places in normalised coordinates of a view -> (M, 3) points where their rays meet the
+    desk (NaN where a ray misses it)."""
+    camera = (fovea_camera if stream == "fovea" else periphery_camera)(gaze, image_size)
+    out = np.full((len(positions), 3), np.nan)
+    for i, pos in enumerate(positions):
+        world = camera.unproject(float(pos[0]), float(pos[1]), DESK_Z)
+        if world is not None:
+            out[i] = world
+    return out
 
 
 @dataclass
@@ -38,17 +52,17 @@ class SceneMemory:
                image_size: int, stream: str = "periphery") -> None:
         """positions: (M, 2) object-capsule positions in normalised coordinates of the view (the
         peripheral one unless `stream` says fovea)."""
+        self.add(on_desk(positions, gaze, image_size, stream), presence, features)
+
+    def add(self, world: np.ndarray, presence: np.ndarray, features: np.ndarray) -> None:
+        """One glimpse's object capsules already in the world frame: world (M, 3), NaN where a
+        capsule's ray misses the desk."""
         self.step += 1
         for entry in self.entries:
             entry.confidence *= self.decay
-        camera = (fovea_camera if stream == "fovea" else periphery_camera)(gaze, image_size)
-        for pos, p, f in zip(positions, presence, features):
-            if p < self.presence_threshold:
-                continue
-            world = camera.unproject(float(pos[0]), float(pos[1]), DESK_Z)
-            if world is None or not np.all(np.isfinite(world)):
-                continue
-            self._merge(world, f, float(p))
+        for w, p, f in zip(world, presence, features):
+            if p >= self.presence_threshold and np.all(np.isfinite(w)):
+                self._merge(np.asarray(w, np.float64), f, float(p))
         self.entries = [e for e in self.entries if e.confidence >= self.forget_below]
 
     def _merge(self, world: np.ndarray, features: np.ndarray, presence: float) -> None:
@@ -70,3 +84,26 @@ class SceneMemory:
 
     def positions(self) -> np.ndarray:
         return np.array([e.position for e in self.entries]).reshape(-1, 3)
+
+
+def grid_nodes(cell: float) -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(GRID_X[0], GRID_X[1] + 1e-9, cell), np.arange(GRID_Y[0], GRID_Y[1] + 1e-9, cell)
+
+
+def desk_grid(memory: SceneMemory, feature_dim: int, cell: float) -> np.ndarray:
+    """(nodes_x * nodes_y * (1 + F),) the memory as numbers a network or a linear probe reads: each
+    remembered object adds its confidence times (1, its features) to the four grid nodes around its
+    place, bilinearly. Bilinear weights reproduce any linear function of the place, so a linear
+    read-out is not limited to the cell size; the features say which object is where."""
+    xs, ys = grid_nodes(cell)
+    grid = np.zeros((len(xs), len(ys), 1 + feature_dim), np.float32)
+    for entry in memory.entries:
+        fx = np.clip((entry.position[0] - xs[0]) / cell, 0, len(xs) - 1 - 1e-6)
+        fy = np.clip((entry.position[1] - ys[0]) / cell, 0, len(ys) - 1 - 1e-6)
+        ix, iy = int(fx), int(fy)
+        ax, ay = fx - ix, fy - iy
+        value = entry.confidence * np.concatenate([[1.0], entry.features])
+        for dx, wx in ((0, 1 - ax), (1, ax)):
+            for dy, wy in ((0, 1 - ay), (1, ay)):
+                grid[ix + dx, iy + dy] += wx * wy * value
+    return grid.ravel()

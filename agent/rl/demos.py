@@ -45,7 +45,9 @@ def expert_action(expert, state: dict, zoom: float = 2.0) -> np.ndarray:
 
 
 def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.Generator, config: RunConfig,
-             policy=None, command=None) -> dict[str, np.ndarray]:
+             policy=None, command=None, memory=None) -> dict[str, np.ndarray]:
+    """One episode's rows; `memory` (agent.rl.capsule_inputs.CapsuleMemoryInput) appends the capsule
+    scene memory to the features."""
     from envs.expert import ScriptedExpert
     from agent.perception.features import step_features
 
@@ -55,12 +57,16 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
     expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
     arm_noise = rng.uniform(0.0, cfg.arm_noise)
     prev = start_action(obs["gaze"])
-    rec: dict[str, list] = {k: [] for k in ("fovea", "periphery", "proprio", "gaze", "prev_action", "label")}
+    if memory is not None:
+        memory.reset()
+    rec: dict[str, list] = {k: [] for k in ("fovea", "periphery", "proprio", "gaze", "prev_action", "label", "memory")}
     success_at = None
     for t in range(cfg.max_steps):
         label = expert_action(expert, env.privileged())
         for k in ("fovea", "periphery", "proprio", "gaze"):
             rec[k].append(obs[k])
+        if memory is not None:
+            rec["memory"].append(memory(obs))
         rec["prev_action"].append(prev)
         rec["label"].append(label)
         if policy is None:
@@ -69,6 +75,8 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
         else:
             feats = step_features(encoder, obs["fovea"][None], obs["periphery"][None], obs["proprio"][None],
                                   obs["gaze"][None])[0]
+            if memory is not None:
+                feats = np.concatenate([feats, rec["memory"][-1]])
             action = policy.act(feats, prev, command)
         obs, _, _, _, info = env.step(action)
         prev = action
@@ -79,6 +87,8 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
     n = len(rec["label"])
     feats = step_features(encoder, np.stack(rec["fovea"]), np.stack(rec["periphery"]), np.stack(rec["proprio"]),
                           np.stack(rec["gaze"]))
+    if memory is not None:
+        feats = np.concatenate([feats, np.stack(rec["memory"])], 1).astype(np.float32)
     return {"features": feats, "prev_action": np.stack(rec["prev_action"]), "label": np.stack(rec["label"]),
             "task": np.full(n, TASK_INDEX[task], np.int16), "phrasing": np.full(n, phrasing, np.int16),
             "step": np.arange(n, dtype=np.int32), "success": np.full(n, success_at is not None)}
@@ -101,7 +111,14 @@ def _collect_episodes(config: RunConfig, part_path: Path, episodes: list[int], p
     from agent.runs import RunLayout
     from envs.desk_env import DeskEnv
 
-    encoder = load_encoder(RunLayout(config.run_dir).encoder)
+    run = RunLayout(config.run_dir)
+    encoder = load_encoder(run.encoder)
+    memory = None
+    if config.rl.capsule_memory:
+        from agent.perception.capsules import load_parser
+        from agent.rl.capsule_inputs import CapsuleMemoryInput
+
+        memory = CapsuleMemoryInput(load_parser(run.capsules), config.rl.capsule_memory)
     policy = None
     if policy_folder is not None:
         from agent.language.embedding import embed_text
@@ -119,7 +136,8 @@ def _collect_episodes(config: RunConfig, part_path: Path, episodes: list[int], p
             task = tasks[episode % len(tasks)]
             phrasing = int(rng.integers(len(TRAIN[task.id])))
             command = embed_text(phrasings(task)[phrasing]) if policy is not None else None
-            rec = _episode(env, encoder, task, phrasing, DEMO_SEED_BASE + episode, rng, config, policy, command)
+            rec = _episode(env, encoder, task, phrasing, DEMO_SEED_BASE + episode, rng, config, policy, command,
+                           memory)
             rec["episode"] = np.full(len(rec["label"]), episode, np.int32)
             parts.append(rec)
     finally:
@@ -141,11 +159,15 @@ def _fingerprint(config: RunConfig, policy_folder: Path | None) -> dict:
         return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
     cfg = config.rl
-    return {"seed": config.seed, "env": asdict(config.env), "encoder": digest(RunLayout(config.run_dir).encoder /
-                                                                              "encoder.safetensors"),
-            "policy": digest(Path(policy_folder) / "policy.safetensors") if policy_folder else None,
-            "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
-                   "max_steps": cfg.max_steps}}
+    run = RunLayout(config.run_dir)
+    out = {"seed": config.seed, "env": asdict(config.env), "encoder": digest(run.encoder / "encoder.safetensors"),
+           "policy": digest(Path(policy_folder) / "policy.safetensors") if policy_folder else None,
+           "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
+                  "max_steps": cfg.max_steps}}
+    if cfg.capsule_memory:  # only then: folders made before the key keep their fingerprint
+        out["capsule_memory"] = {"streams": list(cfg.capsule_memory),
+                                 "parser": digest(run.capsules / "capsules.safetensors")}
+    return out
 
 
 def collect_demos(config: RunConfig, folder: Path, episodes: range, *, policy_folder: Path | None = None,

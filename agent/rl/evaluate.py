@@ -44,7 +44,6 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
     torch.set_num_threads(1)
     from agent.demo import open_desk
     from agent.perception.encoder import load_encoder
-    from agent.perception.features import PerceptionFeatures
     from agent.runner import ExpertActor
 
     if variant.get("periphery_every", 1) != 1:  # the periphery rendered every n-th step only
@@ -67,11 +66,14 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
         from agent.attention.policy import load_attention
 
         attention = load_attention(variant["attention"])
-    actor = AgentActor(load_policy(policy_folder), gaze=variant.get("gaze", "policy"),
+    from agent.rl.capsule_inputs import agent_perception
+
+    policy = load_policy(policy_folder)
+    actor = AgentActor(policy, gaze=variant.get("gaze", "policy"),
                        ablate=tuple(variant.get("ablate", ())), encoder_dim=encoder.spec.feature_dim,
                        attention=attention, snap_to=_candidates(variant.get("snap_to")))
     reward = load_reward(run.reward) if run.reward.joinpath("reward.json").exists() else None
-    return env, actor, PerceptionFeatures(encoder), reward
+    return env, actor, agent_perception(run, policy, encoder), reward
 
 
 def _candidates(grid_and_zooms):
@@ -104,10 +106,19 @@ def _judge(reward, first: np.ndarray, last: np.ndarray, task: Task) -> bool | No
 def _run(env, actor, perception, reward, task: Task, command: str, obs: dict, max_steps: int) -> tuple[dict, dict]:
     from agent.runner import run_command
 
-    first = perception(obs) if perception is not None else None
+    # the reward reads the encoder's features alone, and reading them leaves a capsule memory as it is
+    judged = getattr(perception, "base_features", perception)
+    first = judged(obs) if perception is not None else None
     episode, obs = run_command(env, actor, task, command, obs=obs, perception=perception, max_steps=max_steps)
-    said = _judge(reward, first, perception(obs), task) if perception is not None else None
+    said = _judge(reward, first, judged(obs), task) if perception is not None else None
     return {"task": task.name, "success": episode.success, "steps": episode.steps, "reward_says_done": said}, obs
+
+
+def _new_scene(perception) -> None:
+    """A capsule scene memory (agent.rl.capsule_inputs) forgets the last scene; it keeps one scene's
+    commands."""
+    if hasattr(perception, "reset"):
+        perception.reset()
 
 
 def _episodes_job(args) -> list[dict]:
@@ -119,6 +130,7 @@ def _episodes_job(args) -> list[dict]:
     try:
         for k, seed in enumerate(seeds):
             obs, _ = env.reset(seed=seed, options={"task": task})
+            _new_scene(perception)
             row, _ = _run(env, actor, perception, reward, task, commands[k % len(commands)], obs, config.rl.max_steps)
             out.append(row)
     finally:
@@ -138,6 +150,7 @@ def _chains_job(args) -> list[int]:
         for seed in seeds:
             rng = np.random.default_rng(seed)
             obs, _ = env.reset(seed=seed)
+            _new_scene(perception)
             completed = 0
             for i in range(CHAIN_LENGTH):
                 offered = [t for t in offered_tasks(env.state()) if t in trained]

@@ -44,7 +44,7 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
     tasks = torch.from_numpy(demos["task"].astype(np.int64))
     if policy is None:
         policy = AgentPolicy(PolicySpec(feature_dim=feats.shape[1], hidden=list(cfg.hidden),
-                                        prev_action=cfg.prev_action))
+                                        prev_action=cfg.prev_action), cfg.capsule_memory)
         policy.fit_normaliser(demos["features"])
     # A few episodes held out to watch for overfitting (the rest train).
     episodes = np.unique(demos["episode"])

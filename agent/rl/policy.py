@@ -28,7 +28,7 @@ from torch import nn
 
 from agent.language.embedding import TEXT_DIM
 from agent.perception.features import FEATURES, check_features
-from agent.weights import load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import WeightsError, load_weights, make_spec, read_model_config, save_model_files
 
 ACTION_DIM = 7  # arm (3), gripper (1), gaze (3)
 
@@ -53,9 +53,13 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 
 class AgentPolicy(nn.Module):
-    def __init__(self, spec: PolicySpec):
+    def __init__(self, spec: PolicySpec, capsule_memory: list[str] | None = None):
         super().__init__()
         self.spec = spec
+        # the streams of the capsule scene memory its features end with (agent.rl.capsule_inputs);
+        # saved beside the spec, so that policies saved before it load as they are
+        self.capsule_memory = list(capsule_memory or [])
+        self.capsule_parser: str | None = None  # the digest of the parser that memory was made with
         self.net = mlp([spec.input_dim, *spec.hidden])
         self.head = nn.Linear(spec.hidden[-1], ACTION_DIM)
         # Normalisation of the perception features (fitted on the demonstrations): buffers, saved
@@ -89,11 +93,17 @@ class AgentPolicy(nn.Module):
 def save_policy(policy: AgentPolicy, folder: str | Path, extra: dict | None = None) -> Path:
     spec = asdict(policy.spec)
     return save_model_files(folder, "policy", policy, {"kind": "saccade.AgentPolicy", "spec": spec,
-                                                         "features": FEATURES, **(extra or {})})
+                                                         "features": FEATURES, "capsule_memory": policy.capsule_memory,
+                                                         **(extra or {})})
 
 
 def load_policy(folder: str | Path) -> AgentPolicy:
     config = read_model_config(folder, "policy", "saccade.AgentPolicy", "saccade train rl")
     check_features(config, Path(folder) / "policy.json", "saccade train rl")
     spec = make_spec(PolicySpec, config, Path(folder) / "policy.json", "saccade train rl")
-    return load_weights(AgentPolicy(spec), Path(folder) / "policy.safetensors")
+    memory = config.get("capsule_memory", [])
+    if not isinstance(memory, list) or not all(isinstance(s, str) for s in memory):
+        raise WeightsError(f"{Path(folder) / 'policy.json'}: capsule_memory must be a list of stream names")
+    policy = load_weights(AgentPolicy(spec, memory), Path(folder) / "policy.safetensors")
+    policy.capsule_parser = config.get("capsule_parser")
+    return policy

@@ -33,6 +33,15 @@ def git_commit() -> str | None:
         return None
 
 
+def _reads(config: RunConfig, run: RunLayout) -> dict:
+    """Beside a policy that reads the capsule memory: which parser made it (refused with another)."""
+    if not config.rl.capsule_memory:
+        return {}
+    from agent.perception.capsules import parser_digest
+
+    return {"capsule_parser": parser_digest(run.capsules)}
+
+
 def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, progress: bool = False) -> dict:
     cfg = config.rl
     if not resume and (run.rl / "demos").exists():
@@ -59,7 +68,7 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
             policy = load_policy(folder)
         else:
             policy, bc = train_imitation(config, load_demos(folders), folder, resume=resume, progress=progress)
-            save_policy(policy, folder, {"stage": f"imitation round {r}", "seed": config.seed})
+            save_policy(policy, folder, {"stage": f"imitation round {r}", "seed": config.seed, **_reads(config, run)})
             rounds[f"round_{r}"] = bc
         previous = folder
     times["imitation_s"] = round(time.perf_counter() - t0, 1)
@@ -80,5 +89,6 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
         times["narration_s"] = round(time.perf_counter() - t0, 1)
     # policy.json last: it marks the stage done
     save_policy(policy, run.rl, {"stage": "imitation + ppo" if cfg.ppo_steps > 0 else "imitation", "seed": config.seed,
+                                 **_reads(config, run),
                                  "commit": git_commit(), "times": times})
     return {"demonstrations": demos, "imitation": rounds, "ppo": ppo, "narration": narration, "times": times}
