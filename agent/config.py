@@ -187,6 +187,10 @@ class CapsuleConfig:
     # Equivariance and identity on glimpse pairs of one frozen scene (agent.perception.pairs)
     equivariance_weight: float = 1.0  # 0: no pairs are recorded or used
     identity_weight: float = 0.1
+    # Which presence weighs an object in the identity term: "objects", its own presence (which the
+    # sparsity prior holds near 0.5, so capsules that own no part are pulled as hard as present
+    # ones; the measured default), or "places", the presence read from the parts it owns.
+    identity_weighting: str = "objects"
     pair_every: int = 2  # every n-th training step is a batch of pairs
     pair_scenes: int = 400  # training scenes held still, each seen in pairs_per_scene pairs
     pair_test_scenes: int = 100  # held-out scenes for the equivariance error
@@ -205,6 +209,8 @@ class CapsuleConfig:
         if not self.streams or any(s not in STREAMS for s in self.streams) or len(set(self.streams)) < len(self.streams):
             raise ValueError(f"streams must be a non-empty list of distinct names from {list(STREAMS)}, "
                              f"got {self.streams!r}")
+        if self.identity_weighting not in ("objects", "places"):
+            raise ValueError(f"identity_weighting must be 'objects' or 'places', got {self.identity_weighting!r}")
         for name in ("n_parts", "n_objects", "template_size", "part_feature_dim", "object_feature_dim", "set_dim",
                      "set_heads", "set_layers", "batch_size", "steps", "buffer_chunks", "refresh_every",
                      "checkpoint_every", "log_every", "viewpoint_steps", "eval_samples", "pair_every",

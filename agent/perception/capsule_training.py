@@ -39,7 +39,9 @@ def check_cached(folder: Path, name: str, config: RunConfig) -> None:
     if saved is None:
         log.warning("%s records no capsule settings (made before it did): reused as it is", folder)
         return
-    changed = sorted(k for k, v in training_settings(config).items() if saved.get(k) != v)
+    # a setting added since the model was saved counts as its default (what the code did then)
+    defaults = training_settings(RunConfig())
+    changed = sorted(k for k, v in training_settings(config).items() if saved.get(k, defaults[k]) != v)
     if changed:
         from agent.weights import WeightsError
 
@@ -66,7 +68,7 @@ def ensure_pairs(config: RunConfig, out_dir: Path, split: str, progress: bool = 
 
 
 def pair_losses(model: CapsuleParser, pairs: dict[str, np.ndarray], stream: str, rows: np.ndarray,
-                device) -> tuple[torch.Tensor, dict]:
+                device, identity_weighting: str = "objects") -> tuple[torch.Tensor, dict]:
     """The parser's loss on both views of some pairs, plus the equivariance and identity terms."""
     images = np.concatenate([pairs[f"{stream}_first"][rows], pairs[f"{stream}_second"][rows]])
     loss, out = model(torch.from_numpy(images).to(device))
@@ -77,7 +79,9 @@ def pair_losses(model: CapsuleParser, pairs: dict[str, np.ndarray], stream: str,
     transform = torch.from_numpy(pairs[f"{stream}_transform"][rows]).to(device)
     equivariance = equivariance_error(first, second, transform)
     objects = out["objects"]
-    identity = identity_loss(type(objects)(*(t[:n] for t in objects)), type(objects)(*(t[n:] for t in objects)))
+    presence = (first.present, second.present) if identity_weighting == "places" else None
+    identity = identity_loss(type(objects)(*(t[:n] for t in objects)), type(objects)(*(t[n:] for t in objects)),
+                             presence=presence)
     out["terms"] = {**out["terms"], "equivariance": equivariance.detach(), "identity": identity.detach()}
     return loss, {**out, "equivariance": equivariance, "identity": identity}
 
@@ -122,7 +126,7 @@ def train_capsules(config: RunConfig, data_dir: Path, out_dir: Path, *, resume: 
                          and (step // len(cfg.streams)) % cfg.pair_every == cfg.pair_every - 1)
             if pair_step:
                 rows = rng.integers(len(pairs["state"]), size=max(1, cfg.batch_size // 2))
-                loss, out = pair_losses(model, pairs, stream, rows, device)
+                loss, out = pair_losses(model, pairs, stream, rows, device, cfg.identity_weighting)
                 loss = loss + cfg.equivariance_weight * out["equivariance"] + cfg.identity_weight * out["identity"]
                 pair_terms = {k: out["terms"][k] for k in ("equivariance", "identity")}
             else:

@@ -310,15 +310,18 @@ def equivariance_error(first: ObjectPlaces, second: ObjectPlaces, transform: tor
     return (weight * sq).sum() / (weight.sum() + EPS)
 
 
-def identity_loss(first: ObjectCapsules, second: ObjectCapsules, temperature: float = 0.1) -> torch.Tensor:
+def identity_loss(first: ObjectCapsules, second: ObjectCapsules, temperature: float = 0.1,
+                  presence: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Contrastive identity across two views of one scene: an object capsule's features in one view
-    pick out the same capsule in the other view among all capsules of the batch (InfoNCE)."""
+    pick out the same capsule in the other view among all capsules of the batch (InfoNCE). Each
+    capsule counts by its presence in both views: the capsules' own, or `presence` (B, M) each."""
     b, m, _ = first.features.shape
     a = F.normalize(first.features.reshape(b * m, -1), dim=-1)
     c = F.normalize(second.features.reshape(b * m, -1), dim=-1)
     logits = a @ c.T / temperature
     target = torch.arange(b * m, device=logits.device)
-    weight = (first.presence * second.presence).reshape(-1).detach()
+    a_on, b_on = presence if presence is not None else (first.presence, second.presence)
+    weight = (a_on * b_on).reshape(-1).detach()
     per = 0.5 * (F.cross_entropy(logits, target, reduction="none") + F.cross_entropy(logits.T, target, reduction="none"))
     return (weight * per).sum() / (weight.sum() + EPS)
 

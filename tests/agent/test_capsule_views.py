@@ -60,6 +60,15 @@ def test_identity_loss_prefers_the_same_capsule_in_both_views():
     same = identity_loss(objects, objects)
     shuffled = identity_loss(objects, objects._replace(features=objects.features.roll(1, dims=1)))
     assert same < shuffled
+    # weighed by other presences (capsules.identity_weighting: places): a capsule absent in either
+    # view does not count, whatever its own presence
+    distinct = objects._replace(features=torch.eye(12).reshape(4, 3, 12))  # every capsule its own direction
+    only_first = (torch.tensor([[1.0, 0.0, 0.0]]).expand(4, 3), torch.ones(4, 3))
+    wrong_elsewhere = distinct._replace(features=torch.cat([distinct.features[:, :1],
+                                                            distinct.features[:, 1:].roll(1, dims=0)], 1))
+    assert identity_loss(distinct, wrong_elsewhere, presence=only_first) < identity_loss(distinct, wrong_elsewhere)
+    nobody = (torch.zeros(4, 3), torch.ones(4, 3))
+    assert identity_loss(distinct, wrong_elsewhere, presence=nobody) == 0
 
 
 def test_pairs_of_one_scene_show_the_same_objects_where_the_transform_says(tiny_config_path, tmp_path):
