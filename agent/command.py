@@ -71,11 +71,6 @@ class CommandSession:
         """A new scene (the next seed unless one is given)."""
         self.seed = self.seed + 1 if seed is None else seed
         self.obs, _ = self.env.reset(seed=self.seed)
-        self._new_scene()
-
-    def _new_scene(self) -> None:
-        if hasattr(self.perception, "reset"):  # a capsule scene memory forgets the last scene
-            self.perception.reset()
 
     def offered(self) -> list[Task]:
         from envs.tasks import offered_tasks
@@ -96,7 +91,6 @@ class CommandSession:
         task = Task(parsed["task"], parsed["block"])
         if fresh_scene:
             self.obs, _ = self.env.reset(seed=self.seed, options={"task": task})
-            self._new_scene()
         try:
             self.obs, _ = self.env.begin_task(task)
         except ValueError as e:  # the scene cannot do it now: nothing moves

@@ -169,6 +169,8 @@ def run_command(env, actor: Actor, task: Task, command: str, *, obs: dict, narra
     needs = actor.needs_features or getattr(narration, "needs_features", False)
     if needs and perception is None:
         raise ValueError("a learned actor or narrator needs the perception features: pass perception=")
+    if hasattr(perception, "reset"):  # a capsule memory starts empty with each command, as in training
+        perception.reset()
     features = perception(obs) if needs else None
     lines: list[NarrationLine] = []
     success_step, error, tail, steps = None, None, 0, 0
@@ -178,7 +180,7 @@ def run_command(env, actor: Actor, task: Task, command: str, *, obs: dict, narra
         if narration is not None:
             # the narrator reads the encoder's features, not a capsule memory appended to them
             said = narration.hear(env, perception.encoder_part(features) if hasattr(perception, "encoder_part")
-                                  else features)
+                                  and features is not None else features)
             if said is not None:
                 line = NarrationLine(steps, round(steps * env.sim.control_dt, 2), said)
                 lines.append(line)

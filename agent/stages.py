@@ -185,7 +185,8 @@ def check_resume_config(config: RunConfig, stage: Stage, folder: Path, allow_cha
         raise StageError(f"{saved_path}: unreadable ({type(e).__name__}); cannot tell which settings the "
                          "checkpoint was made with; train into another --run-dir") from None
     now = yaml.safe_load(yaml.safe_dump(config_to_dict(config)))  # lists and numbers as the file holds them
-    differ = config_differences(saved if isinstance(saved, dict) else {}, now, stage.reads)
+    defaults = yaml.safe_load(yaml.safe_dump(config_to_dict(RunConfig())))
+    differ = config_differences(saved if isinstance(saved, dict) else {}, now, stage.reads, defaults)
     if not differ:
         return
     shown = ", ".join(differ[:6]) + (f" and {len(differ) - 6} more" if len(differ) > 6 else "")
@@ -197,16 +198,19 @@ def check_resume_config(config: RunConfig, stage: Stage, folder: Path, allow_cha
                      "--allow-config-change to continue anyway")
 
 
-def config_differences(saved: dict, now: dict, reads: tuple[str, ...] = ()) -> list[str]:
-    """'key: old -> new' for every setting (dotted key) that differs, within the sections read."""
-    a, b = _flatten(saved), _flatten(now)
+def config_differences(saved: dict, now: dict, reads: tuple[str, ...] = (), defaults: dict | None = None) -> list[str]:
+    """'key: old -> new' for every setting (dotted key) that differs, within the sections read. A
+    setting added since the checkpoint was saved counts as its default there (what the code did
+    then), when `defaults` are given."""
+    a, b = {**_flatten(defaults or {}), **_flatten(saved)}, _flatten(now)
 
     def under(key: str, prefixes) -> bool:
         return any(key == p or key.startswith(p + ".") for p in prefixes)
 
     absent = "(absent)"
     return [f"{k}: {a.get(k, absent)} -> {b.get(k, absent)}" for k in sorted(set(a) | set(b))
-            if (not reads or under(k, reads)) and not under(k, RESUME_MAY_CHANGE) and a.get(k, absent) != b.get(k, absent)]
+            if (not reads or under(k, reads)) and not under(k, RESUME_MAY_CHANGE)
+            and a.get(k, absent) != b.get(k, absent)]
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

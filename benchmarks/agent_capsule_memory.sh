@@ -22,7 +22,8 @@ resume=""; [ -e "$d/rl" ] && resume="--resume"
   --set 'rl.capsule_memory=[periphery]' --set rl.ppo_steps=0 --set rl.narration_episodes_per_task=0 \
   > "$d/train.log" 2>&1
 out=benchmarks/results/agent_capsule_memory.jsonl
-: > "$out"
+: > "$out.tmp"
 for p in runs/default/rl/imitation "$d/rl"; do
-  .venv/bin/python benchmarks/score_policy.py "$p" 10 --fresh | tee -a "$out"
+  .venv/bin/python benchmarks/score_policy.py "$p" 10 --fresh | tee -a "$out.tmp"
 done
+mv "$out.tmp" "$out"  # the earlier results stay until both scores are in

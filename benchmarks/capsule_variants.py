@@ -33,7 +33,7 @@ from agent.perception.stream import split_chunks  # noqa: E402
 from agent.runs import RunLayout  # noqa: E402
 
 LEVERS = ("located_parts", "equivariance_weight", "identity_weight", "streams", "steps", "n_parts", "template_size",
-          "pixel_std", "pair_saccade", "pair_zoom_change")
+          "pixel_std", "pair_saccade", "pair_zoom_change", "identity_weighting")
 
 
 def score(config, run_dir: Path, train: dict, test: dict, pairs: dict) -> dict:

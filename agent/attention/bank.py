@@ -110,9 +110,8 @@ class SceneRecorder:
 
 def bank_scenes(config: RunConfig, split: str, episodes: list[int], env):
     """The bank's scenes of these episodes, one at a time: brings env to each scene and yields the
-    expert's label there, the command's embedding and the scene's row fields. Every recorder that keeps
+    expert's label there, the command's words and the scene's row fields. Every recorder that keeps
     something of a bank's scenes walks this one schedule, so the same seeds give the same scenes."""
-    from agent.language.embedding import embed_text
     from agent.rl.demos import expert_action
     from envs.expert import ScriptedExpert
     from envs.instructions import phrasings
@@ -125,7 +124,6 @@ def bank_scenes(config: RunConfig, split: str, episodes: list[int], env):
         task = tasks[episode % len(tasks)]
         texts = phrasings(task, "train" if split == "train" else "validation")
         phrasing = int(rng.integers(len(texts)))
-        command = embed_text(texts[phrasing])
         env.reset(seed=SEED_BASE[split] + episode, options={"task": task})
         expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
         at = set(rng.choice(config.rl.max_steps, size=min(cfg.scenes_per_episode, config.rl.max_steps),
@@ -134,7 +132,7 @@ def bank_scenes(config: RunConfig, split: str, episodes: list[int], env):
         for t in range(max(at) + 1):
             label = expert_action(expert, env.privileged())
             if t in at:
-                yield label, command, {"task": np.int16(TASK_INDEX[task]), "phrasing": np.int16(phrasing),
+                yield label, texts[phrasing], {"task": np.int16(TASK_INDEX[task]), "phrasing": np.int16(phrasing),
                                             "episode": np.int32(episode), "step": np.int32(t)}
             action = label.copy()
             action[:4] = np.clip(action[:4] + rng.normal(0, noise, 4), -1, 1)
@@ -154,19 +152,22 @@ def _record_part(args) -> tuple[str, int]:
     config, split, part_path, episodes = args
     import torch
 
-    torch.set_num_threads(1)  # one process per core
+    from agent.language.embedding import embed_text
     from agent.perception.encoder import load_encoder
     from agent.rl.policy import load_policy
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one process per core
     run = RunLayout(config.run_dir)
     recorder = SceneRecorder(config, load_encoder(run.encoder), load_policy(run.rl))
     env = bank_env(config)
     rows: list[dict] = []
     try:
-        for label, command, fields in bank_scenes(config, split, episodes, env):
-            rows.append({**recorder.record(env, label, command), **fields})
+        for label, text, fields in bank_scenes(config, split, episodes, env):
+            rows.append({**recorder.record(env, label, embed_text(text)), **fields})
     finally:
         env.close()
+        torch.set_num_threads(threads)
     save_part(part_path, {k: np.stack([r[k] for r in rows]) for k in KEYS})
     return str(part_path), len(rows)
 
@@ -188,7 +189,7 @@ def _readable(path: Path, keys: tuple[str, ...]) -> bool:
 def record_bank(config: RunConfig, folder: Path, split: str, *, progress: bool = False, worker=_record_part,
                 keys: tuple[str, ...] = KEYS) -> dict:
     """Record (or finish recording) one split's bank in folder/SPLIT/part_*.npz; `worker` records one
-    part (a picklable function of (config, split, path, episodes)) with these keys."""
+    part with these keys (a picklable function of one tuple: config, split, path, episodes)."""
     out = folder / split
     out.mkdir(parents=True, exist_ok=True)
     n = episodes_of(config, split)
@@ -217,7 +218,8 @@ def load_bank(folder: Path, split: str, keys: tuple[str, ...] = KEYS) -> dict[st
 
     parts = sorted((folder / split).glob("part_*.npz"))
     if not parts:
-        raise WeightsError(f"{folder / split}: no glimpse bank here; run `saccade train attention`")
+        raise WeightsError(f"{folder / split}: no recorded bank here (the attention stage's glimpse banks come "
+                           "from `saccade train attention`)")
     arrays: dict[str, list] = {k: [] for k in keys}
     for path in parts:
         with np.load(path) as f:

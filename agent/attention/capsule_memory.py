@@ -58,9 +58,10 @@ def _record_capsule_part(args) -> tuple[str, int]:
     config, split, part_path, episodes = args
     import torch
 
-    torch.set_num_threads(1)  # one process per core
     from agent.perception.capsules import load_parser
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one process per core
     recorder = CapsuleRecorder(config, load_parser(part_path.parents[2] / "parser"))
     env = bank_env(config)
     rows = []
@@ -69,25 +70,44 @@ def _record_capsule_part(args) -> tuple[str, int]:
             rows.append(recorder.record(env))
     finally:
         env.close()
+        torch.set_num_threads(threads)
     save_part(part_path, {k: np.stack([r[k] for r in rows]) for k in CAPSULE_KEYS})
     return str(part_path), len(rows)
 
 
-def capsule_bank(config: RunConfig, parser_folder: Path, out: Path, split: str, bank_state: np.ndarray, *,
-                 progress: bool = False) -> dict[str, np.ndarray]:
-    """The parser's capsules of one split's bank scenes, recorded once per parser under `out`."""
+def capsule_bank(config: RunConfig, parser_folder: Path, out: Path, split: str, bank_state: np.ndarray,
+                 candidates: GazeCandidates, *, progress: bool = False) -> dict[str, np.ndarray]:
+    """The parser's capsules of one split's bank scenes at the gaze policy's candidates, recorded once
+    per parser under `out` (refused if recorded for other candidates or views)."""
+    import json
+    import os
     import shutil
+    from dataclasses import replace
 
     from agent.weights import WeightsError
 
     folder = out / parser_digest(parser_folder)
-    if not (folder / "parser" / "capsules.safetensors").exists():
-        (folder / "parser").mkdir(parents=True, exist_ok=True)
-        for name in ("capsules.safetensors", "capsules.json"):
-            shutil.copy2(parser_folder / name, folder / "parser" / name)
+    names = ("capsules.safetensors", "capsules.json")
+    if not all((folder / "parser" / n).exists() for n in names):  # copied whole or not at all
+        tmp = folder / "parser.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in names:
+            shutil.copy2(parser_folder / name, tmp / name)
+        shutil.rmtree(folder / "parser", ignore_errors=True)
+        os.replace(tmp, folder / "parser")
+    recorded_with = {"seed": config.seed, "grid": candidates.grid, "zooms": list(candidates.zooms),
+                     "fovea_size": config.env.fovea_size, "periphery_size": config.env.periphery_size}
+    manifest = folder / "recorded_with.json"
+    if manifest.exists() and json.loads(manifest.read_text()) != recorded_with:
+        raise WeightsError(f"{folder}: recorded for other candidate gazes or views ({manifest.read_text().strip()}); "
+                           "delete the folder to record them again")
+    manifest.write_text(json.dumps(recorded_with))
+    config = replace(config, attention=replace(config.attention, grid=candidates.grid, zooms=list(candidates.zooms)))
     record_bank(config, folder / "banks", split, progress=progress, worker=_record_capsule_part, keys=CAPSULE_KEYS)
     bank = load_bank(folder / "banks", split, CAPSULE_KEYS)
-    if bank["state"].shape != bank_state.shape or not np.allclose(bank["state"], bank_state, atol=1e-4):
+    if bank["state"].shape != bank_state.shape or not np.allclose(bank["state"], bank_state, atol=1e-4) \
+            or bank["fovea_world"].shape[1] != len(candidates):
         raise WeightsError(f"{folder / 'banks' / split}: these scenes are not the glimpse bank's (was the bank "
                            "recorded with another config?); delete the folder to record them again")
     return bank
@@ -124,7 +144,8 @@ def nearest_places(bank: dict[str, np.ndarray], chosen: np.ndarray, streams: tup
         memory = SceneMemory()
         for c in row[row >= 0]:
             for stream in streams:
-                memory.add(bank[f"{stream}_world"][s, c], bank[f"{stream}_present"][s, c], bank[f"{stream}_features"][s, c])
+                memory.add(bank[f"{stream}_world"][s, c], bank[f"{stream}_present"][s, c],
+                           bank[f"{stream}_features"][s, c])
         places = memory.positions()[:, :2]
         distances += list(np.linalg.norm(places[:, None] - blocks[s][None], axis=-1).min(0)) if len(places) \
             else [np.inf] * blocks.shape[1]
@@ -145,7 +166,7 @@ def scene_with_capsules(config: RunConfig, run, parsers: dict[int, Path], out: P
     policy, random gaze and the fixed scan, after K glimpses; for each capsule parser (seed).
 
     Which streams' capsules enter the memory (fovea, periphery or both) is chosen on the validation
-    bank (the seed-`config.seed` parser, the learned gaze, K = 4); the test bank is scored once.
+    bank (the first parser, the learned gaze, K = 4 or fewer); the test bank is scored once.
     """
     from agent.attention.evaluate import _chosen
     from agent.attention.memory import memory_slots
@@ -161,24 +182,27 @@ def scene_with_capsules(config: RunConfig, run, parsers: dict[int, Path], out: P
     chosen = {}
     for split, bank in banks.items():
         view = make_view(shipped, bank, split)
+        here = ("learned",) if split == "validation" else policies  # validation only chooses the streams
         chosen[split] = {p: _chosen(p, bank, {"learned": view, "random": view}, shipped.candidates, learned,
-                                    max(ks), seeds[split]) for p in policies}
-    cbanks = {seed: {split: capsule_bank(config, folder, out, split, banks[split]["state"], progress=progress)
+                                    max(ks), seeds[split]) for p in here}
+    cbanks = {seed: {split: capsule_bank(config, folder, out, split, banks[split]["state"], shipped.candidates,
+                                         progress=progress)
                      for split in banks} for seed, folder in parsers.items()}
 
     def encoder_memory(split: str, policy: str, k: int) -> np.ndarray:
         return memory_slots(banks[split]["fovea"], banks[split]["periphery"], chosen[split][policy][:, :k])
 
     options = {"fovea": ("fovea",), "periphery": ("periphery",), "fovea+periphery": STREAMS}
-    first = cbanks[config.seed]
+    first = cbanks[next(iter(parsers))]
+    k_choice = min(4, max(ks))
+    train_encoder = encoder_memory("train", "learned", k_choice)
+    val_encoder = encoder_memory("validation", "learned", k_choice)
     validation = {}
     for name, streams in options.items():
-        train_grid = memory_grids(first["train"], chosen["train"]["learned"], streams, (4,))[4]
-        val_grid = memory_grids(first["validation"], chosen["validation"]["learned"], streams, (4,))[4]
-        validation[name] = _scores(probe_scene((encoder_memory("train", "learned", 4), train_grid),
-                                               banks["train"]["state"],
-                                               (encoder_memory("validation", "learned", 4), val_grid),
-                                               banks["validation"]["state"]))
+        train_grid = memory_grids(first["train"], chosen["train"]["learned"], streams, (k_choice,))[k_choice]
+        val_grid = memory_grids(first["validation"], chosen["validation"]["learned"], streams, (k_choice,))[k_choice]
+        validation[name] = _scores(probe_scene((train_encoder, train_grid), banks["train"]["state"],
+                                               (val_encoder, val_grid), banks["validation"]["state"]))
     streams_name = max(validation, key=lambda n: validation[n]["scene_accuracy"])
     streams = options[streams_name]
 

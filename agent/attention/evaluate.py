@@ -149,7 +149,10 @@ def ms_per_decision(config: RunConfig, run: RunLayout, policy: AttentionPolicy, 
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    from agent.rl.capsule_inputs import refuse_capsule_memory
+
     encoder, arm = load_encoder(run.encoder), load_policy(run.rl)
+    refuse_capsule_memory(arm, run.rl, "the attention evaluation")
     perception, looker = PerceptionFeatures(encoder), LearnedGaze(policy)
     recorder = SceneRecorder(config, encoder, arm)
     env = DeskEnv(replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=False))

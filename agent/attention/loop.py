@@ -48,6 +48,9 @@ class LoopGazeEnv(gym.Env):
         self.config = config
         self.perception = PerceptionFeatures(load_encoder(run.encoder))
         self.arm = load_policy(run.rl)
+        from agent.rl.capsule_inputs import refuse_capsule_memory
+
+        refuse_capsule_memory(self.arm, run.rl, "the attention loop")
         attention = load_attention(attention_folder)
         self.looker = LearnedGaze(attention)
         self.candidates = attention.candidates

@@ -67,6 +67,9 @@ def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *,
     encoder = load_encoder(run.encoder)
     perception = PerceptionFeatures(encoder)
     arm = load_policy(run.rl)
+    from agent.rl.capsule_inputs import refuse_capsule_memory
+
+    refuse_capsule_memory(arm, run.rl, "the gaze pictures")
     sources = {"learned gaze": AgentActor(arm, gaze="attention", attention=attention, encoder_dim=encoder.spec.feature_dim),
                "imitation gaze head": AgentActor(arm, encoder_dim=encoder.spec.feature_dim)}
     env = DeskEnv(replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=False))

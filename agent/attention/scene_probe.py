@@ -34,9 +34,9 @@ def _target_matrix(t: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _matrix(memories) -> tuple[np.ndarray, np.ndarray]:
-    """(scenes, numbers) and each number's weight. A tuple of memories is read together, each with
-    an equal share of the kernel (its standardised numbers weighted by 1/sqrt(their count)), so a
-    memory with many numbers does not drown one with few."""
+    """(scenes, numbers) and each number's weight. A tuple of memories is read together, each
+    memory's standardised numbers weighted by 1/sqrt(how many it has), so that a memory with many
+    numbers does not drown one with few. (Numbers that never vary add nothing either way.)"""
     blocks = memories if isinstance(memories, tuple) else (memories,)
     blocks = [b.reshape(len(b), -1).astype(np.float64) for b in blocks]
     weights = np.concatenate([np.full(b.shape[1], 1 / np.sqrt(b.shape[1])) for b in blocks])
@@ -48,8 +48,8 @@ class SceneProbe:
 
     def fit(self, memories, state: np.ndarray) -> SceneProbe:
         x, weights = _matrix(memories)
-        self.mean, self.std = x.mean(0), (x.std(0) + 1e-3) / weights
-        x = (x - self.mean) / self.std
+        self.mean, self.scale = x.mean(0), (x.std(0) + 1e-3) / weights  # standardised, then weighted
+        x = (x - self.mean) / self.scale
         y = _target_matrix(scene_targets(state))
         self.y_mean = y.mean(0)
         y = y - self.y_mean
@@ -73,7 +73,7 @@ class SceneProbe:
         return self
 
     def predict(self, memories) -> dict[str, np.ndarray]:
-        x = (_matrix(memories)[0] - self.mean) / self.std
+        x = (_matrix(memories)[0] - self.mean) / self.scale
         y = x @ self.weights + self.y_mean
         return {"blocks": y[:, :6].reshape(-1, 3, 2), "drawer_open": y[:, 6] > 0, "lamp_on": y[:, 7] > 0}
 

@@ -172,12 +172,10 @@ def train_attention(config: RunConfig, run: RunLayout, *, resume: bool = False, 
     folder = run.attention
     if not resume and any((folder / kind / "checkpoints").exists() for kind in cfg.rewards):
         raise FileExistsError(f"{folder} already holds a run; pass --resume to continue it or choose another run folder")
+    from agent.rl.capsule_inputs import refuse_capsule_memory
     from agent.rl.policy import load_policy
-    from agent.weights import WeightsError
 
-    if load_policy(run.rl).capsule_memory:
-        raise WeightsError(f"{run.rl}: this acting policy reads the capsule memory (rl.capsule_memory), which the "
-                           "glimpse banks do not keep; train the attention stage on a run without it")
+    refuse_capsule_memory(load_policy(run.rl), run.rl, "the glimpse banks of the attention stage")
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     banks = {split: record_bank(config, folder / "bank", split, progress=progress) for split in SPLITS}

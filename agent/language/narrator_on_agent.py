@@ -53,6 +53,9 @@ def agent_episodes(config: RunConfig, run_dir: Path, policy, episodes: int, seed
     perception = PerceptionFeatures(encoder)
     if isinstance(policy, (str, Path)):
         policy = load_policy(policy)
+    from agent.rl.capsule_inputs import refuse_capsule_memory
+
+    refuse_capsule_memory(policy, run.rl, "the narrator on the agent's episodes")
     actor = AgentActor(policy, encoder_dim=encoder.spec.feature_dim)
     env = open_desk(config)
     out = []

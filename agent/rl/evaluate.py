@@ -73,7 +73,11 @@ def _open(config: RunConfig, policy_folder: str | None, variant: dict):
                        ablate=tuple(variant.get("ablate", ())), encoder_dim=encoder.spec.feature_dim,
                        attention=attention, snap_to=_candidates(variant.get("snap_to")))
     reward = load_reward(run.reward) if run.reward.joinpath("reward.json").exists() else None
-    return env, actor, agent_perception(run, policy, encoder), reward
+    perception = agent_perception(run, policy, encoder)
+    if "periphery" in actor.ablate and hasattr(perception, "memory"):
+        # the periphery also reaches a capsule memory: without it, the memory is built from the fovea alone
+        perception.memory.streams = tuple(s for s in perception.memory.streams if s != "periphery")
+    return env, actor, perception, reward
 
 
 def _candidates(grid_and_zooms):
@@ -114,13 +118,6 @@ def _run(env, actor, perception, reward, task: Task, command: str, obs: dict, ma
     return {"task": task.name, "success": episode.success, "steps": episode.steps, "reward_says_done": said}, obs
 
 
-def _new_scene(perception) -> None:
-    """A capsule scene memory (agent.rl.capsule_inputs) forgets the last scene; it keeps one scene's
-    commands."""
-    if hasattr(perception, "reset"):
-        perception.reset()
-
-
 def _episodes_job(args) -> list[dict]:
     config, policy_folder, variant, task_name, seeds = args
     env, actor, perception, reward = _open(config, policy_folder, variant)
@@ -130,7 +127,6 @@ def _episodes_job(args) -> list[dict]:
     try:
         for k, seed in enumerate(seeds):
             obs, _ = env.reset(seed=seed, options={"task": task})
-            _new_scene(perception)
             row, _ = _run(env, actor, perception, reward, task, commands[k % len(commands)], obs, config.rl.max_steps)
             out.append(row)
     finally:
@@ -150,7 +146,6 @@ def _chains_job(args) -> list[int]:
         for seed in seeds:
             rng = np.random.default_rng(seed)
             obs, _ = env.reset(seed=seed)
-            _new_scene(perception)
             completed = 0
             for i in range(CHAIN_LENGTH):
                 offered = [t for t in offered_tasks(env.state()) if t in trained]

@@ -92,18 +92,22 @@ class AgentPolicy(nn.Module):
 
 def save_policy(policy: AgentPolicy, folder: str | Path, extra: dict | None = None) -> Path:
     spec = asdict(policy.spec)
+    reads = {"capsule_memory": policy.capsule_memory, "capsule_parser": policy.capsule_parser} \
+        if policy.capsule_memory else {}
     return save_model_files(folder, "policy", policy, {"kind": "saccade.AgentPolicy", "spec": spec,
-                                                         "features": FEATURES, "capsule_memory": policy.capsule_memory,
-                                                         **(extra or {})})
+                                                         "features": FEATURES, **reads, **(extra or {})})
 
 
 def load_policy(folder: str | Path) -> AgentPolicy:
     config = read_model_config(folder, "policy", "saccade.AgentPolicy", "saccade train rl")
     check_features(config, Path(folder) / "policy.json", "saccade train rl")
     spec = make_spec(PolicySpec, config, Path(folder) / "policy.json", "saccade train rl")
+    from agent.perception.stream import STREAMS
+
     memory = config.get("capsule_memory", [])
-    if not isinstance(memory, list) or not all(isinstance(s, str) for s in memory):
-        raise WeightsError(f"{Path(folder) / 'policy.json'}: capsule_memory must be a list of stream names")
+    if not isinstance(memory, list) or not all(s in STREAMS for s in memory):
+        raise WeightsError(f"{Path(folder) / 'policy.json'}: capsule_memory must be a list of names from "
+                           f"{list(STREAMS)}, got {memory!r}")
     policy = load_weights(AgentPolicy(spec, memory), Path(folder) / "policy.safetensors")
     policy.capsule_parser = config.get("capsule_parser")
     return policy

@@ -33,20 +33,20 @@ def git_commit() -> str | None:
         return None
 
 
-def _reads(config: RunConfig, run: RunLayout) -> dict:
-    """Beside a policy that reads the capsule memory: which parser made it (refused with another)."""
-    if not config.rl.capsule_memory:
-        return {}
-    from agent.perception.capsules import parser_digest
-
-    return {"capsule_parser": parser_digest(run.capsules)}
-
-
 def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, progress: bool = False) -> dict:
     cfg = config.rl
     if not resume and (run.rl / "demos").exists():
         raise FileExistsError(f"{run.rl} already holds a run; pass --resume to continue it or choose another "
                               "run folder")
+    parser = None  # the digest of the capsule parser whose memory the policy reads (rl.capsule_memory)
+    if cfg.capsule_memory:
+        from agent.perception.capsules import parser_digest
+        from agent.weights import WeightsError
+
+        if not (run.capsules / "capsules.safetensors").exists():
+            raise WeightsError(f"{run.capsules}: rl.capsule_memory reads the capsule parser, and there is none here; "
+                               "run `saccade train capsules` first")
+        parser = parser_digest(run.capsules)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     n_episodes = cfg.demos_per_task * len(cfg.task_list())
@@ -68,7 +68,8 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
             policy = load_policy(folder)
         else:
             policy, bc = train_imitation(config, load_demos(folders), folder, resume=resume, progress=progress)
-            save_policy(policy, folder, {"stage": f"imitation round {r}", "seed": config.seed, **_reads(config, run)})
+            policy.capsule_parser = parser
+            save_policy(policy, folder, {"stage": f"imitation round {r}", "seed": config.seed})
             rounds[f"round_{r}"] = bc
         previous = folder
     times["imitation_s"] = round(time.perf_counter() - t0, 1)
@@ -89,6 +90,5 @@ def train_agent(config: RunConfig, run: RunLayout, *, resume: bool = False, prog
         times["narration_s"] = round(time.perf_counter() - t0, 1)
     # policy.json last: it marks the stage done
     save_policy(policy, run.rl, {"stage": "imitation + ppo" if cfg.ppo_steps > 0 else "imitation", "seed": config.seed,
-                                 **_reads(config, run),
                                  "commit": git_commit(), "times": times})
     return {"demonstrations": demos, "imitation": rounds, "ppo": ppo, "narration": narration, "times": times}

@@ -36,7 +36,9 @@ def test_memory_grids_grow_with_the_glimpses():
 @pytest.mark.slow
 def test_scene_estimate_with_and_without_capsules(tiny_run, tmp_path):
     from agent.attention.bank import load_bank
+    from agent.attention.candidates import GazeCandidates
     from agent.attention.capsule_memory import capsule_bank, scene_with_capsules
+    from agent.attention.policy import load_attention
     from agent.runs import RunLayout
     from agent.weights import WeightsError
 
@@ -49,15 +51,19 @@ def test_scene_estimate_with_and_without_capsules(tiny_run, tmp_path):
         assert 0 <= row["without_capsules"] <= 1 and len(row["with_capsules"]) == 1
     # the capsules were recorded at the bank's own scenes; another bank's scenes are refused
     test = load_bank(run.attention / "bank", "test")
-    again = capsule_bank(config, run.capsules, tmp_path / "capsule_bank", "test", test["state"])
+    candidates = load_attention(run.attention).candidates
+    again = capsule_bank(config, run.capsules, tmp_path / "capsule_bank", "test", test["state"], candidates)
     assert again["fovea_world"].shape[:2] == (len(test["state"]), 18)
     with pytest.raises(WeightsError, match="not the glimpse bank"):
-        capsule_bank(config, run.capsules, tmp_path / "capsule_bank", "test", test["state"] + 1)
+        capsule_bank(config, run.capsules, tmp_path / "capsule_bank", "test", test["state"] + 1, candidates)
+    with pytest.raises(WeightsError, match="other candidate gazes"):
+        capsule_bank(config, run.capsules, tmp_path / "capsule_bank", "test", test["state"], GazeCandidates(2, [1.0]))
 
 
+@pytest.mark.slow
 def test_agent_with_capsule_memory_trains_acts_and_takes_commands(tiny_run, tmp_path):
     """rl.capsule_memory: demonstrations carry the memory, the policy reads it, and the evaluation
-    and the command prompt build it and empty it with each new scene."""
+    and the command prompt build it, empty with each command as in the demonstrations."""
     import json
     import shutil
     from dataclasses import replace
@@ -74,8 +80,9 @@ def test_agent_with_capsule_memory_trains_acts_and_takes_commands(tiny_run, tmp_
     run = tmp_path / "run"
     shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("attention", "eval_*"))
     shutil.rmtree(run / "rl")
-    with_memory = replace(config, run_dir=str(run), rl=replace(config.rl, tasks=["press_button"], capsule_memory=["periphery"],
-                                                               ppo_steps=0, narration_episodes_per_task=0, dagger_rounds=1))
+    with_memory = replace(config, run_dir=str(run), rl=replace(
+        config.rl, tasks=["press_button"], capsule_memory=["periphery"], ppo_steps=0, narration_episodes_per_task=0,
+        dagger_rounds=1))
     run_stage(with_memory, "rl")
     layout = RunLayout(run)
     policy = load_policy(layout.rl)
@@ -91,8 +98,9 @@ def test_agent_with_capsule_memory_trains_acts_and_takes_commands(tiny_run, tmp_
     try:
         assert isinstance(session.perception, MemoryPerception)
         session.run("press the button")
-        assert session.perception.memory.memory.entries  # the scene was remembered
-        session.reset()
-        assert not session.perception.memory.memory.entries
+        first = session.perception.memory.memory
+        assert first.entries  # the scene was remembered
+        session.run("press the button")
+        assert session.perception.memory.memory is not first  # a new command starts a new memory
     finally:
         session.close()

@@ -70,3 +70,19 @@ def test_rl_stage_exports_a_policy_without_pickle(tiny_run):
     assert not list(run.rl.glob("*.zip")) and not list(run.rl.glob("*.pkl"))
     assert metrics["rl"]["demonstrations"]["episodes"] > 0
     assert policy.spec.feature_dim == policy.feature_mean.shape[0]
+
+
+def test_a_setting_added_since_a_checkpoint_counts_as_its_default():
+    """Resuming a stage saved before a setting existed: the new setting at its default is no change."""
+    from agent.config import RunConfig, config_to_dict
+    from agent.stages import config_differences
+
+    now = config_to_dict(RunConfig())
+    saved = json.loads(json.dumps(now))
+    del saved["rl"]["capsule_memory"], saved["capsules"]["identity_weighting"]
+    defaults = config_to_dict(RunConfig())
+    assert config_differences(saved, now, ("rl", "capsules"), defaults) == []
+    assert config_differences(saved, now, ("rl", "capsules")) == ["capsules.identity_weighting: (absent) -> objects",
+                                                                 "rl.capsule_memory: (absent) -> []"]
+    now["capsules"]["identity_weighting"] = "places"
+    assert config_differences(saved, now, ("capsules",), defaults) == ["capsules.identity_weighting: objects -> places"]
