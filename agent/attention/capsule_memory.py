@@ -11,7 +11,8 @@ memory is laid on a grid over the desk (agent.perception.memory.desk_grid), whic
 probe can read a place from finer than a cell, and which object is where through the features.
 
 The parses depend on the parser, so they are kept per parser file (its sha256) under
-eval/capsules/capsule_bank/.
+eval_capsules/capsule_bank/, beside recorded_with.json (the candidate gazes and views they
+were recorded at).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class CapsuleRecorder:
 
     def __init__(self, config: RunConfig, parser):
         self.config, self.parser = config, parser
+        # capsule_bank puts the gaze policy's own grid and zooms into config.attention
         self.candidates = GazeCandidates(config.attention.grid, config.attention.zooms)
 
     def record(self, env) -> dict[str, np.ndarray]:
