@@ -386,6 +386,13 @@ def cases() -> list[Case]:
                                                          "encoder.batch_size=1000000000"], contains="memory")
     add("config capsule batch 10^8 (memory)", "config", ["train", "capsules", *T, "--set",
                                                          "capsules.batch_size=100000000"], contains="memory")
+    add("config capsule memory of an unknown stream", "config",
+        ["train", "rl", *T, "--set", "rl.capsule_memory=[nose]"], contains="capsule_memory")
+    add("config capsule memory with PPO", "config",
+        ["train", "rl", *T, "--set", "rl.capsule_memory=[periphery]", "--set", "rl.ppo_steps=100"],
+        contains="ppo_steps")
+    add("config identity weighting unknown", "config",
+        ["train", "capsules", *T, "--set", "capsules.identity_weighting=parts"], contains="identity_weighting")
     add("config encoder batch x 1024-pixel glimpses (memory)", "config",
         ["train", "encoder", *T, "--set", "env.fovea_size=1024", "--set", "env.periphery_size=1024", "--set",
          "encoder.batch_size=200000"], contains="memory")
