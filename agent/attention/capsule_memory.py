@@ -30,6 +30,7 @@ from agent.perception.memory import GRID_X, GRID_Y, SceneMemory, desk_grid, grid
 STREAMS = ("fovea", "periphery")
 CAPSULE_KEYS = tuple(f"{s}_{w}" for s in STREAMS for w in ("world", "present", "features")) + ("state",)
 CELL = 0.04  # metres between the desk grid's nodes
+PICTURE_X, PICTURE_Y = (0.15, 0.75), (0.42, -0.42)  # the desk from above, the cabinet, button and lamp included
 
 
 class CapsuleRecorder:
@@ -156,6 +157,53 @@ def nearest_places(bank: dict[str, np.ndarray], chosen: np.ndarray, streams: tup
             "median_distance_m": round(float(np.median(d)), 4)}
 
 
+def plot_memory_places(bank: dict[str, np.ndarray], chosen: np.ndarray, streams: tuple[str, ...], state: np.ndarray,
+                       path: Path, title: str, scenes: int = 6) -> Path:
+    """The desk from above for a few scenes: where the blocks are (squares in their colours, with 3 cm
+    circles), where the other objects are (grey letters: drawer, handle, button, lamp, gripper), and
+    the places the capsule memory holds after the chosen glimpses (crosses, darker when more confident)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from agent.attention.scene_probe import scene_targets
+    from agent.perception.capsule_eval import OBJECTS, object_positions
+    from envs.scene import COLOURS
+
+    blocks = scene_targets(state)["blocks"]
+    others = [(name[0].upper(), i) for i, name in enumerate(OBJECTS) if name not in COLOURS]
+    world = object_positions(state)
+    picked = np.linspace(0, len(chosen) - 1, scenes).round().astype(int)
+    fig, axes = plt.subplots(1, scenes, figsize=(2.6 * scenes, 3.2), sharex=True, sharey=True)
+    for ax, s in zip(np.atleast_1d(axes), picked):
+        memory = SceneMemory()
+        for c in chosen[s][chosen[s] >= 0]:
+            for stream in streams:
+                memory.add(bank[f"{stream}_world"][s, c], bank[f"{stream}_present"][s, c],
+                           bank[f"{stream}_features"][s, c])
+        for e in memory.entries:
+            ax.plot(e.position[1], e.position[0], "x", color="black", alpha=min(1.0, 0.3 + 0.7 * e.confidence))
+        for letter, i in others:
+            ax.text(world[s, i, 1], world[s, i, 0], letter, color="grey", ha="center", va="center", fontsize=9,
+                    clip_on=True)
+        for (x, y), colour in zip(blocks[s], COLOURS):
+            ax.plot(y, x, "s", color=colour, markersize=9, markeredgecolor="black")
+            ax.add_patch(plt.Circle((y, x), 0.03, fill=False, color=colour, linestyle=":"))
+        ax.set_title(f"test scene {s}", fontsize=9)
+        ax.set_xlim(*PICTURE_Y)  # as the head camera sees the desk: y grows to the left
+        ax.set_ylim(*PICTURE_X)
+        ax.set_aspect("equal")
+        ax.set_xlabel("y (m)", fontsize=8)
+    np.atleast_1d(axes)[0].set_ylabel("x (m)", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _scores(s: dict) -> dict:
     return {k: round(float(s[k]), 4) for k in ("scene_accuracy", "blocks_within_3cm", "block_error_m", "drawer_open",
                                                "lamp_on")}
@@ -230,6 +278,10 @@ def scene_with_capsules(config: RunConfig, run, parsers: dict[int, Path], out: P
     result["nearest_places"] = {str(seed): {p: nearest_places(cb["test"], chosen["test"][p][:, :max(ks)], streams,
                                                              banks["test"]["state"]) for p in policies}
                                 for seed, cb in cbanks.items()}
+    picture = plot_memory_places(first["test"], chosen["test"]["learned"][:, :max(ks)], streams,
+                                 banks["test"]["state"], out.parent / "memory_places.png",
+                                 f"blocks (squares, 3 cm circles), other objects (letters) and the {streams_name} capsule memory (crosses) after "
+                                 f"{max(ks)} glimpses of the learned gaze; parser seed {next(iter(parsers))}")
     summary = {}
     for policy in policies:
         summary[policy] = {}
@@ -249,6 +301,6 @@ def scene_with_capsules(config: RunConfig, run, parsers: dict[int, Path], out: P
                      "choice": f"validation bank ({len(banks['validation']['state'])} scenes): which streams' "
                                "capsules enter the memory",
                      "scored": f"test bank ({len(banks['test']['state'])} scenes), read by nothing else here"},
-            "parser_seeds": [int(s) for s in parsers], "memory_streams": streams_name,
+            "parser_seeds": [int(s) for s in parsers], "memory_streams": streams_name, "picture": str(picture),
             "validation_choice": validation, "summary": summary, "detail": result,
             "grid": {"x": list(GRID_X), "y": list(GRID_Y), "cell_m": CELL}}
