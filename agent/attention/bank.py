@@ -162,12 +162,9 @@ def _record_part(args) -> tuple[str, int]:
     recorder = SceneRecorder(config, load_encoder(run.encoder), load_policy(run.rl))
     env = bank_env(config)
     rows: list[dict] = []
-    commands: dict = {}  # each phrasing embedded once
     try:
         for label, text, fields in bank_scenes(config, split, episodes, env):
-            if text not in commands:
-                commands[text] = embed_text(text)
-            rows.append({**recorder.record(env, label, commands[text]), **fields})
+            rows.append({**recorder.record(env, label, embed_text(text)), **fields})  # embed_text caches
     finally:
         env.close()
         torch.set_num_threads(threads)

@@ -102,10 +102,18 @@ def capsule_bank(config: RunConfig, parser_folder: Path, out: Path, split: str, 
     recorded_with = {"seed": config.seed, "grid": candidates.grid, "zooms": list(candidates.zooms),
                      "fovea_size": config.env.fovea_size, "periphery_size": config.env.periphery_size}
     manifest = folder / "recorded_with.json"
-    if manifest.exists() and json.loads(manifest.read_text()) != recorded_with:
-        raise WeightsError(f"{folder}: recorded for other candidate gazes or views ({manifest.read_text().strip()}); "
-                           "delete the folder to record them again")
-    manifest.write_text(json.dumps(recorded_with))
+    if manifest.exists():
+        try:
+            saved = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            saved = None
+        if saved != recorded_with:
+            raise WeightsError(f"{folder}: recorded for other candidate gazes or views, or its recorded_with.json "
+                               "is damaged; delete the folder to record them again")
+    else:
+        tmp = manifest.with_name(manifest.name + ".tmp")
+        tmp.write_text(json.dumps(recorded_with))
+        os.replace(tmp, manifest)
     config = replace(config, attention=replace(config.attention, grid=candidates.grid, zooms=list(candidates.zooms)))
     record_bank(config, folder / "banks", split, progress=progress, worker=_record_capsule_part, keys=CAPSULE_KEYS)
     bank = load_bank(folder / "banks", split, CAPSULE_KEYS)
@@ -114,6 +122,14 @@ def capsule_bank(config: RunConfig, parser_folder: Path, out: Path, split: str, 
         raise WeightsError(f"{folder / 'banks' / split}: these scenes are not the glimpse bank's (was the bank "
                            "recorded with another config?); delete the folder to record them again")
     return bank
+
+
+def add_glimpse(memory: SceneMemory, bank: dict[str, np.ndarray], scene: int, candidate: int,
+                streams: tuple[str, ...]) -> None:
+    """One recorded glimpse's object capsules (each stream's) into a scene's memory."""
+    for stream in streams:
+        memory.add(bank[f"{stream}_world"][scene, candidate], bank[f"{stream}_present"][scene, candidate],
+                   bank[f"{stream}_features"][scene, candidate])
 
 
 def memory_grids(bank: dict[str, np.ndarray], chosen: np.ndarray, streams: tuple[str, ...],
@@ -127,9 +143,7 @@ def memory_grids(bank: dict[str, np.ndarray], chosen: np.ndarray, streams: tuple
         for j in range(max(ks)):
             c = row[j]
             if c >= 0:
-                for stream in streams:
-                    memory.add(bank[f"{stream}_world"][s, c], bank[f"{stream}_present"][s, c],
-                               bank[f"{stream}_features"][s, c])
+                add_glimpse(memory, bank, s, c, streams)
             if j + 1 in ks:
                 out[j + 1][s] = desk_grid(memory, feature_dim, CELL)
     return out
@@ -146,9 +160,7 @@ def nearest_places(bank: dict[str, np.ndarray], chosen: np.ndarray, streams: tup
     for s, row in enumerate(chosen):
         memory = SceneMemory()
         for c in row[row >= 0]:
-            for stream in streams:
-                memory.add(bank[f"{stream}_world"][s, c], bank[f"{stream}_present"][s, c],
-                           bank[f"{stream}_features"][s, c])
+            add_glimpse(memory, bank, s, c, streams)
         places = memory.positions()[:, :2]
         distances += list(np.linalg.norm(places[:, None] - blocks[s][None], axis=-1).min(0)) if len(places) \
             else [np.inf] * blocks.shape[1]
@@ -179,9 +191,7 @@ def plot_memory_places(bank: dict[str, np.ndarray], chosen: np.ndarray, streams:
     for ax, s in zip(np.atleast_1d(axes), picked):
         memory = SceneMemory()
         for c in chosen[s][chosen[s] >= 0]:
-            for stream in streams:
-                memory.add(bank[f"{stream}_world"][s, c], bank[f"{stream}_present"][s, c],
-                           bank[f"{stream}_features"][s, c])
+            add_glimpse(memory, bank, s, c, streams)
         for e in memory.entries:
             ax.plot(e.position[1], e.position[0], "x", color="black", alpha=min(1.0, 0.3 + 0.7 * e.confidence))
         for letter, i in others:
@@ -235,15 +245,21 @@ def scene_with_capsules(config: RunConfig, run, parsers: dict[int, Path], out: P
         here = ("learned",) if split == "validation" else policies  # validation only chooses the streams
         chosen[split] = {p: _chosen(p, bank, {"learned": view, "random": view}, shipped.candidates, learned,
                                     max(ks), seeds[split]) for p in here}
+    first_seed = next(iter(parsers))
     cbanks = {seed: {split: capsule_bank(config, folder, out, split, banks[split]["state"], shipped.candidates,
                                          progress=progress)
-                     for split in banks} for seed, folder in parsers.items()}
+                     for split in (banks if seed == first_seed else ("train", "test"))}  # validation: the first only
+              for seed, folder in parsers.items()}
+    encoder_memories: dict = {}
 
     def encoder_memory(split: str, policy: str, k: int) -> np.ndarray:
-        return memory_slots(banks[split]["fovea"], banks[split]["periphery"], chosen[split][policy][:, :k])
+        if (split, policy, k) not in encoder_memories:  # read again for every parser seed
+            encoder_memories[split, policy, k] = memory_slots(banks[split]["fovea"], banks[split]["periphery"],
+                                                              chosen[split][policy][:, :k])
+        return encoder_memories[split, policy, k]
 
     options = {"fovea": ("fovea",), "periphery": ("periphery",), "fovea+periphery": STREAMS}
-    first = cbanks[next(iter(parsers))]
+    first = cbanks[first_seed]
     k_choice = min(4, max(ks))
     train_encoder = encoder_memory("train", "learned", k_choice)
     val_encoder = encoder_memory("validation", "learned", k_choice)
@@ -280,8 +296,9 @@ def scene_with_capsules(config: RunConfig, run, parsers: dict[int, Path], out: P
                                 for seed, cb in cbanks.items()}
     picture = plot_memory_places(first["test"], chosen["test"]["learned"][:, :max(ks)], streams,
                                  banks["test"]["state"], out.parent / "memory_places.png",
-                                 f"blocks (squares, 3 cm circles), other objects (letters) and the {streams_name} capsule memory (crosses) after "
-                                 f"{max(ks)} glimpses of the learned gaze; parser seed {next(iter(parsers))}")
+                                 f"blocks (squares, 3 cm circles), other objects (letters) and the {streams_name} "
+                                 f"capsule memory (crosses) after {max(ks)} glimpses of the learned gaze; "
+                                 f"parser seed {first_seed}")
     summary = {}
     for policy in policies:
         summary[policy] = {}

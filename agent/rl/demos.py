@@ -165,11 +165,11 @@ def _fingerprint(config: RunConfig, policy_folder: Path | None) -> dict:
            "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
                   "max_steps": cfg.max_steps}}
     if cfg.capsule_memory:  # only then: folders made before the key keep their fingerprint
+        from agent.perception.capsules import parser_digest
         from agent.perception.memory import GRID_X, GRID_Y
         from agent.rl.capsule_inputs import CELL
 
-        out["capsule_memory"] = {"streams": list(cfg.capsule_memory),
-                                 "parser": digest(run.capsules / "capsules.safetensors"),
+        out["capsule_memory"] = {"streams": list(cfg.capsule_memory), "parser": parser_digest(run.capsules),
                                  "grid": {"x": list(GRID_X), "y": list(GRID_Y), "cell": CELL}}
     return out
 
