@@ -105,20 +105,22 @@ def agent_success(config: RunConfig, run: RunLayout, episodes: int, kinds: list[
         r = success_per_task(config, run.rl, variant, episodes, progress=progress, desc=name, seed_base=LOOP_SEED_BASE)
         out[name] = {"success_mean": r["success_mean"], "success_per_task": r["success_per_task"]}
     out["learned"] = {**out[f"learned_{shipped}"], "kind": shipped}
-    zips = sorted(run.eval("agent").glob("ppo_pixels_*.zip"))
-    if zips:
-        from stable_baselines3 import PPO
-
-        from agent.rl.baselines import evaluate_baseline
-
-        model = PPO.load(zips[-1], device="cpu")
-        r = evaluate_baseline(config, model, "pixels", episodes, LOOP_SEED_BASE)
-        out["full_frame_84_ppo"] = {"success_mean": r["success_mean"], "success_per_task": r["success_per_task"],
-                                    "model": str(zips[-1]), "note": "PPO from scratch on 84x84 frames at the RL "
-                                    "layer's step budget, told the task by one-hot (saccade eval agent)"}
-    else:
-        out["full_frame_84_ppo"] = {"success_mean": None, "note": "not trained: run `saccade eval agent` first"}
+    out["full_frame_84_ppo"] = full_frame_ppo(config, run, episodes)
     return out
+
+
+def full_frame_ppo(config: RunConfig, run: RunLayout, episodes: int) -> dict:
+    """The full-frame PPO that `saccade eval agent` trained and kept, on the loop's layouts."""
+    zips = sorted(run.eval("agent").glob("ppo_pixels_*.zip"))
+    if not zips:
+        return {"success_mean": None, "note": "not trained: run `saccade eval agent` first"}
+    from agent.rl.baselines import evaluate_baseline, load_baseline
+
+    model = load_baseline(config, "pixels", zips[-1], device="cpu")  # tensors only: nothing is unpickled
+    r = evaluate_baseline(config, model, "pixels", episodes, LOOP_SEED_BASE)
+    return {"success_mean": r["success_mean"], "success_per_task": r["success_per_task"], "model": str(zips[-1]),
+            "note": "PPO from scratch on 84x84 frames at the RL layer's step budget, told the task by one-hot "
+                    "(saccade eval agent)"}
 
 
 def pixels_per_decision(config: RunConfig) -> dict:

@@ -117,12 +117,12 @@ def finetune_in_loop(config: RunConfig, attention_folder: Path, out: Path, steps
     """PPO on LoopGazeEnv from the gaze policy in attention_folder; the result saved in out."""
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
     from torch import nn
 
     from agent.attention.policy import load_attention, save_attention
     from agent.rl.ppo import latest_zip
+    from agent.sb3_archive import checkpoint_callback, restore_checkpoint, save_checkpoint
 
     cfg = config.attention
     policy = load_attention(attention_folder)
@@ -132,26 +132,26 @@ def finetune_in_loop(config: RunConfig, attention_folder: Path, out: Path, steps
     ckpt = out / "checkpoints"
     try:
         last = latest_zip(ckpt) if resume else None
+        # a resume builds the same model from the config, then reads the checkpoint's tensors (no unpickling)
+        torch.manual_seed(config.seed)
+        model = PPO("MlpPolicy", vec, learning_rate=cfg.ppo_lr / 3, n_steps=cfg.ppo_n_steps,
+                    batch_size=min(256, cfg.ppo_n_steps * n), n_epochs=4, gamma=0.99, ent_coef=0.0,
+                    seed=config.seed, device=config.device, tensorboard_log=str(out / "tb"), verbose=0,
+                    policy_kwargs={"net_arch": {"pi": list(policy.spec.hidden), "vf": list(policy.spec.hidden)},
+                                   "activation_fn": nn.ReLU})
         if last is not None:
-            model = PPO.load(last, env=vec, device=config.device)
+            restore_checkpoint(model, last)
         else:
-            torch.manual_seed(config.seed)
-            model = PPO("MlpPolicy", vec, learning_rate=cfg.ppo_lr / 3, n_steps=cfg.ppo_n_steps,
-                        batch_size=min(256, cfg.ppo_n_steps * n), n_epochs=4, gamma=0.99, ent_coef=0.0,
-                        seed=config.seed, device=config.device, tensorboard_log=str(out / "tb"), verbose=0,
-                        policy_kwargs={"net_arch": {"pi": list(policy.spec.hidden), "vf": list(policy.spec.hidden)},
-                                       "activation_fn": nn.ReLU})
             model.policy.mlp_extractor.policy_net.load_state_dict(policy.net.state_dict())
             model.policy.action_net.load_state_dict(policy.head.state_dict())
         done = model.num_timesteps
         start = time.perf_counter()
         if steps > done:
             try:
-                model.learn(steps - done, callback=CheckpointCallback(max(cfg.checkpoint_every // n, 1), str(ckpt),
-                                                                      name_prefix="ppo"),
+                model.learn(steps - done, callback=checkpoint_callback(max(cfg.checkpoint_every // n, 1), ckpt),
                             reset_num_timesteps=last is None, tb_log_name="attention_in_loop", progress_bar=progress)
             finally:
-                model.save(ckpt / f"ppo_{model.num_timesteps}_steps")
+                save_checkpoint(model, ckpt / f"ppo_{model.num_timesteps}_steps")
         wall = time.perf_counter() - start
         success = [float(x) for x in model.ep_success_buffer]
     finally:

@@ -89,12 +89,12 @@ def train_kind(config: RunConfig, policy: AttentionPolicy, view: BankView, predi
     """PPO on the glimpse bank; the actor exported into `policy` (in place)."""
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
     from torch import nn
 
     from agent.rl.ppo import latest_zip
+    from agent.sb3_archive import checkpoint_callback, restore_checkpoint, save_checkpoint
 
     cfg = config.attention
     ckpt = out / "checkpoints"
@@ -102,27 +102,27 @@ def train_kind(config: RunConfig, policy: AttentionPolicy, view: BankView, predi
               for i in range(cfg.ppo_envs)]
     vec = DummyVecEnv(makers)
     last = latest_zip(ckpt) if resume else None
+    if last is None and ckpt.exists() and any(ckpt.glob("*.zip")):
+        raise FileExistsError(f"{out} already holds a PPO run; pass --resume to continue it")
+    # a resume builds the same model from the config, then reads the checkpoint's tensors (no unpickling)
+    torch.manual_seed(config.seed)
+    model = PPO("MlpPolicy", vec, learning_rate=cfg.ppo_lr, n_steps=cfg.ppo_n_steps,
+                batch_size=min(256, cfg.ppo_n_steps * cfg.ppo_envs), n_epochs=4, gamma=0.95,
+                ent_coef=cfg.ppo_ent_coef, seed=config.seed, device=config.device, tensorboard_log=str(tb),
+                verbose=0, policy_kwargs={"net_arch": {"pi": list(cfg.hidden), "vf": list(cfg.hidden)},
+                                          "activation_fn": nn.ReLU})
     if last is not None:
         log.info("resuming the %s gaze policy from %s", scales.kind, last)
-        model = PPO.load(last, env=vec, device=config.device)
-    else:
-        if ckpt.exists() and any(ckpt.glob("*.zip")):
-            raise FileExistsError(f"{out} already holds a PPO run; pass --resume to continue it")
-        torch.manual_seed(config.seed)
-        model = PPO("MlpPolicy", vec, learning_rate=cfg.ppo_lr, n_steps=cfg.ppo_n_steps,
-                    batch_size=min(256, cfg.ppo_n_steps * cfg.ppo_envs), n_epochs=4, gamma=0.95,
-                    ent_coef=cfg.ppo_ent_coef, seed=config.seed, device=config.device, tensorboard_log=str(tb),
-                    verbose=0, policy_kwargs={"net_arch": {"pi": list(cfg.hidden), "vf": list(cfg.hidden)},
-                                              "activation_fn": nn.ReLU})
+        restore_checkpoint(model, last)
     done = model.num_timesteps
     start = time.perf_counter()
     if cfg.ppo_steps > done:
-        callback = CheckpointCallback(max(cfg.checkpoint_every // cfg.ppo_envs, 1), str(ckpt), name_prefix="ppo")
+        callback = checkpoint_callback(max(cfg.checkpoint_every // cfg.ppo_envs, 1), ckpt)
         try:
             model.learn(cfg.ppo_steps - done, callback=callback, reset_num_timesteps=last is None,
                         tb_log_name=f"attention_{scales.kind}", progress_bar=progress)
         finally:  # the end of the run (or where Ctrl-C stopped it) is where a resume starts
-            model.save(ckpt / f"ppo_{model.num_timesteps}_steps")
+            save_checkpoint(model, ckpt / f"ppo_{model.num_timesteps}_steps")
     wall = time.perf_counter() - start
     policy.net.load_state_dict(model.policy.mlp_extractor.policy_net.state_dict())
     policy.head.load_state_dict(model.policy.action_net.state_dict())

@@ -69,15 +69,38 @@ def _make(config: RunConfig, mode: str):
     return make
 
 
-def train_baseline(config: RunConfig, mode: str, out_dir: Path, steps: int) -> tuple[object, dict]:
+def new_baseline(config: RunConfig, mode: str, vec, tensorboard_log: str | None = None):
+    """The baseline's PPO, untrained, for the environments vec: every trained one is built here."""
     from stable_baselines3 import PPO
+
+    n_steps = config.rl.ppo_n_steps
+    return PPO(MODES[mode][1], vec, n_steps=n_steps, batch_size=min(256, n_steps * vec.num_envs), seed=config.seed,
+               device=config.device, tensorboard_log=tensorboard_log, verbose=0)
+
+
+def load_baseline(config: RunConfig, mode: str, path: Path, device: str | None = None):
+    """A baseline saved with agent.sb3_archive.save_parameters (or SB3's own save): built from the
+    config, then only its tensors read (agent.sb3_archive: nothing in the archive is unpickled)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agent.sb3_archive import load_parameters
+
+    vec = DummyVecEnv([_make(config, mode)])  # one desk, for the observation and action spaces
+    try:
+        model = new_baseline(replace(config, device=device or config.device), mode, vec)
+    finally:
+        vec.close()
+    load_parameters(model, path)
+    return model
+
+
+def train_baseline(config: RunConfig, mode: str, out_dir: Path, steps: int) -> tuple[object, dict]:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     n = config.rl.ppo_envs
     vec = SubprocVecEnv([_make(config, mode) for _ in range(n)], start_method="spawn")
     try:
-        model = PPO(MODES[mode][1], vec, n_steps=config.rl.ppo_n_steps, batch_size=min(256, config.rl.ppo_n_steps * n),
-                    seed=config.seed, device=config.device, tensorboard_log=str(out_dir / "tb"), verbose=0)
+        model = new_baseline(config, mode, vec, tensorboard_log=str(out_dir / "tb"))
         start = time.perf_counter()
         model.learn(steps, tb_log_name=f"ppo_{mode}")
         wall = time.perf_counter() - start

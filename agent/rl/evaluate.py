@@ -292,9 +292,8 @@ def evaluate_agent(config: RunConfig, run_dir: Path | str, *, progress: bool = F
 def scratch_baselines(config: RunConfig, run: RunLayout, budget: int, episodes: int) -> dict:
     """PPO from scratch on pixels and on the privileged state, at the RL layer's step budget
     (trained once; the models are kept in eval_agent/)."""
-    from stable_baselines3 import PPO
-
-    from agent.rl.baselines import evaluate_baseline, train_baseline
+    from agent.rl.baselines import evaluate_baseline, load_baseline, train_baseline
+    from agent.sb3_archive import save_parameters
 
     out = {}
     folder = run.eval("agent")
@@ -303,12 +302,12 @@ def scratch_baselines(config: RunConfig, run: RunLayout, budget: int, episodes: 
         if mode == "pixels" and config.env.frame_size < 36:
             out["ppo_pixels_same_budget"] = {"skipped": "frames under 36 pixels are too small for SB3's NatureCNN"}
             continue
-        saved = folder / f"ppo_{mode}_{budget}.zip"  # SB3's own archive, made here: a cache, never shipped
-        if saved.exists():
-            model, info = PPO.load(saved, device=config.device), {"env_steps": budget, "cached": str(saved)}
+        saved = folder / f"ppo_{mode}_{budget}.zip"  # PPO's tensors, made here: a cache, never shipped
+        if saved.exists() or saved.is_symlink():  # tensors only: a handed-over folder runs nothing
+            model, info = load_baseline(config, mode, saved), {"env_steps": budget, "cached": str(saved)}
         else:
             model, info = train_baseline(config, mode, folder, budget)
-            model.save(saved)
+            save_parameters(model, saved)
         result = evaluate_baseline(config, model, mode, episodes, EVAL_SEED_BASE)
         out[f"ppo_{mode}_same_budget"] = {**result, **info, "task_input": "the env's task one-hot (no language)"}
     return out

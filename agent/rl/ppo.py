@@ -3,9 +3,9 @@
 PPO's actor network is laid out as agent.rl.policy's MLP (ReLU layers, then a linear head), so
 it starts from the imitation weights with a small exploration noise; the value network starts
 fresh. The frozen perception lives in the environments (agent.rl.env.CommandEnv, one process
-per core), so PPO's `set_training_mode` never reaches it. CheckpointCallback saves PPO's own
-zip archives (pickled, made here, for resume only); the shipped policy is exported back to
-safetensors + JSON. An interrupted run resumes from the last checkpoint. EvalCallback scores
+per core), so PPO's `set_training_mode` never reaches it. Checkpoints hold PPO's tensors only, with
+a JSON sidecar (agent.sb3_archive: nothing is unpickled on resume); the shipped policy is exported
+back to safetensors + JSON. An interrupted run resumes from the last checkpoint. EvalCallback scores
 the policy deterministically at every checkpoint on an environment of its own (a training
 monitor, on the RL layouts' band: the held-out proof is `saccade eval agent`).
 """
@@ -52,7 +52,7 @@ def export_from(model, policy: AgentPolicy) -> AgentPolicy:
 
 
 def latest_zip(folder: Path) -> Path | None:
-    """The newest of CheckpointCallback's `ppo_N_steps.zip` archives in folder (None: none)."""
+    """The newest `ppo_N_steps.zip` checkpoint in folder (None: none)."""
     zips = [(int(m.group(1)), p) for p in folder.glob("ppo_*_steps.zip") if (m := re.search(r"_(\d+)_steps", p.name))]
     return max(zips)[1] if zips else None
 
@@ -60,8 +60,10 @@ def latest_zip(folder: Path) -> Path | None:
 def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: bool = False,
              progress: bool = False) -> tuple[AgentPolicy, dict]:
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+    from stable_baselines3.common.callbacks import EvalCallback
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    from agent.sb3_archive import checkpoint_callback, restore_checkpoint, save_checkpoint
 
     cfg = config.rl
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -72,24 +74,25 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
     eval_vec = None
     try:
         last = latest_zip(ckpt_dir) if resume else None
+        if last is None and ckpt_dir.exists() and any(ckpt_dir.glob("*.zip")):
+            raise FileExistsError(f"{out_dir} already holds a PPO run; pass --resume to continue it")
+        # a resume builds the same model from the config, then reads the checkpoint's tensors
+        model = PPO("MlpPolicy", vec, learning_rate=cfg.ppo_lr, n_steps=cfg.ppo_n_steps,
+                    batch_size=min(256, cfg.ppo_n_steps * cfg.ppo_envs), n_epochs=4, gamma=0.99,
+                    clip_range=0.1, ent_coef=0.0, seed=config.seed, device=config.device,
+                    tensorboard_log=str(out_dir / "tb"), verbose=0,
+                    policy_kwargs={"net_arch": {"pi": list(cfg.hidden), "vf": list(cfg.hidden)},
+                                   "activation_fn": nn.ReLU, "log_std_init": cfg.ppo_log_std,
+                                   "ortho_init": False})
         if last is not None:
             log.info("resuming PPO from %s", last)
-            model = PPO.load(last, env=vec, device=config.device)
+            restore_checkpoint(model, last)
         else:
-            if ckpt_dir.exists() and any(ckpt_dir.glob("*.zip")):
-                raise FileExistsError(f"{out_dir} already holds a PPO run; pass --resume to continue it")
-            model = PPO("MlpPolicy", vec, learning_rate=cfg.ppo_lr, n_steps=cfg.ppo_n_steps,
-                        batch_size=min(256, cfg.ppo_n_steps * cfg.ppo_envs), n_epochs=4, gamma=0.99,
-                        clip_range=0.1, ent_coef=0.0, seed=config.seed, device=config.device,
-                        tensorboard_log=str(out_dir / "tb"), verbose=0,
-                        policy_kwargs={"net_arch": {"pi": list(cfg.hidden), "vf": list(cfg.hidden)},
-                                       "activation_fn": nn.ReLU, "log_std_init": cfg.ppo_log_std,
-                                       "ortho_init": False})
             load_imitation_into(model, policy)
         done = model.num_timesteps
         start = time.perf_counter()
         every = max(cfg.checkpoint_every // cfg.ppo_envs, 1)
-        callbacks = [CheckpointCallback(every, str(ckpt_dir), name_prefix="ppo")]
+        callbacks = [checkpoint_callback(every, ckpt_dir)]
         if cfg.ppo_eval_episodes > 0:
             eval_vec = DummyVecEnv([_make_env(config, mean, std, policy.spec.prev_action)])
             eval_vec.seed(config.seed + EVAL_SEED_OFFSET)
@@ -100,7 +103,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
                 model.learn(cfg.ppo_steps - done, callback=callbacks, reset_num_timesteps=last is None,
                             tb_log_name="ppo", progress_bar=progress)
             finally:  # the end of the run (or where Ctrl-C stopped it) is where a resume starts
-                model.save(ckpt_dir / f"ppo_{model.num_timesteps}_steps")
+                save_checkpoint(model, ckpt_dir / f"ppo_{model.num_timesteps}_steps")
         wall = time.perf_counter() - start
         success = [float(x) for x in model.ep_success_buffer]
         metrics = {"env_steps": int(model.num_timesteps), "wall_time_s": round(wall, 1),
