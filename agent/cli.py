@@ -135,12 +135,39 @@ def _config(args: argparse.Namespace, needs_memory: tuple[str, ...] = ()):
 
 def _check_out(path: str | None, flag: str = "--out") -> None:
     """Refuse an output file that cannot be written, before the work that produces it (a video
-    filmed, an evaluation run) rather than after. Folders that do not exist yet are made later."""
+    filmed, an evaluation run) rather than after. Folders that do not exist yet are made later.
+    Nothing the user owns is replaced: an existing --out must be a regular file (the write renames a
+    new file into place, which would turn a link, a FIFO or a device into a plain file), and it may
+    not lie in a stage folder (its manifest would then refuse the stage: its model is gone)."""
     if not path:
         return
+    import stat
+
+    from agent.runs import stage_folder_of
+    from agent.shipping import SHIPPED
+
     target = Path(path)
-    if target.is_dir():
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise UserError(f"{flag} {path}: cannot look at it ({e.strerror or e})") from None
+    if mode is not None and stat.S_ISDIR(mode):
         raise UserError(f"{flag} {path} is a folder; give a file name")
+    if mode is not None and stat.S_ISLNK(mode):
+        raise UserError(f"{flag} {path} is a symbolic link; saccade writes only new or regular files: "
+                        "give another name")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UserError(f"{flag} {path} exists and is not a regular file (a FIFO, device or socket): "
+                        "give another name")
+    stage = stage_folder_of(target)
+    if stage is not None:
+        raise UserError(f"{flag} {path} lies in the stage folder {stage}, which only its stage writes: "
+                        "give a file outside it")
+    resolved, shipped = target.resolve(), SHIPPED.resolve()
+    if resolved == shipped or shipped in resolved.parents:
+        raise UserError(f"{flag} {path} lies in the shipped agent's folder {SHIPPED}: give a file outside it")
     where = _writable_ancestor(target.parent, f"{flag} {path}")
     if target.exists() and not os.access(target, os.W_OK):
         raise UserError(f"{flag} {path}: the file exists and cannot be written (permission denied)")
@@ -234,8 +261,8 @@ def _agent_demo(args: argparse.Namespace) -> int:
                "success": o.episode.success if o.episode else False,
                "steps": o.episode.steps if o.episode else 0,
                "narration": [line.__dict__ for line in o.episode.narration] if o.episode else []} for o in outcomes]
-    Path(args.out).with_suffix(".events.json").write_text(json.dumps({"seed": config.seed, "commands": events},
-                                                                      indent=2))
+    _write_out(Path(args.out).with_suffix(".events.json"), json.dumps({"seed": config.seed, "commands": events},
+                                                                       indent=2))
     done = sum(e["success"] for e in events)
     print(f"{done} of {len(events)} commands done; video: {video}")
     return 0
@@ -465,12 +492,25 @@ class _data_errors:
 
 def _emit(metrics: dict, args: argparse.Namespace, formatter) -> None:
     text = json.dumps(metrics, indent=2)
-    print(text if args.json else formatter(metrics), flush=True)  # first: a failed write loses nothing
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(args.out).with_name(Path(args.out).name + ".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(args.out)
+    if args.out:  # first: a closed stdout (`| head`) must not lose the file
+        _write_out(Path(args.out), text + "\n")
+    print(text if args.json else formatter(metrics), flush=True)
+
+
+def _write_out(path: Path, text: str) -> None:
+    """Write an --out file atomically: a new temporary file beside it (a fresh name, never one that
+    is already there, so no link is followed), renamed into place."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -527,6 +567,8 @@ def cmd_command(args: argparse.Namespace) -> int:
         raise UserError(f"--out must end in .mp4 or .gif, got {args.out!r}")
     _check_out(args.out)
     _check_gui(args.gui)
+    if args.text is None:
+        _check_stdin()  # before seconds of loading models
     config = _config(args, ("env", "demo"))
     models = _models(args)
     config = command_config(config, models)
@@ -542,6 +584,26 @@ def cmd_command(args: argparse.Namespace) -> int:
     if film is not None and film.frames:
         print(f"video: {film.write(args.out)}")
     return status
+
+
+def _check_stdin() -> None:
+    """The prompt reads commands from stdin: refuse one that is closed or already at its end
+    (/dev/null, an empty file), where there would be nothing to read."""
+    import stat
+
+    usage = "the prompt (`saccade command` without TEXT) reads commands from stdin"
+    try:
+        fd = sys.stdin.fileno()
+        st = os.fstat(fd)
+    except (AttributeError, OSError, ValueError):  # sys.stdin is None when the shell closed it (<&-)
+        raise UserError(f"{usage}, which is closed; give the command as TEXT") from None
+    try:
+        at_end = stat.S_ISREG(st.st_mode) and os.lseek(fd, 0, os.SEEK_CUR) >= st.st_size
+    except OSError:
+        at_end = False
+    null = os.stat(os.devnull)
+    if at_end or (stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev):
+        raise UserError(f"{usage}, which is empty; give the command as TEXT or type commands at a terminal")
 
 
 def _one_command(session, text: str, fresh_scene: bool = False) -> int:
@@ -642,11 +704,17 @@ BUG_REPORT = ("saccade: this is a bug in saccade, not a mistake of yours: please
 
 
 def main(argv: list[str] | None = None) -> int:
+    stdout = sys.stdout
+    if stdout is not None and not stdout.isatty():
+        sys.stdout = _StdoutGuard(stdout)
     try:
         code = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:  # anywhere, start-up imports included: no traceback
         print("saccade: interrupted", file=sys.stderr)
         code = 130
+    finally:
+        if isinstance(sys.stdout, _StdoutGuard):
+            sys.stdout = stdout
     if _half_imported():
         # A Ctrl-C that cut an import short (torch's, say) leaves modules half made, and the
         # interpreter's clean-up can then crash (a segfault). Nothing is left to save: leave now.
@@ -654,6 +722,43 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+class _StdoutGuard:
+    """sys.stdout that outlives its reader (`saccade eval ... --out m.json | head -1`): from the
+    first write to a closed pipe on, what is printed goes to /dev/null and the command carries on,
+    so the files it writes (--out, videos) are never lost to it and it ends without a traceback."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.broken = False
+
+    def _closed(self) -> None:
+        self.broken = True
+        try:  # the interpreter flushes the real stdout at exit: let that go to /dev/null too
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._closed()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._closed()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _half_imported() -> bool:

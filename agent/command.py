@@ -69,7 +69,10 @@ class CommandSession:
 
     def reset(self, seed: int | None = None) -> None:
         """A new scene (the next seed unless one is given)."""
-        self.seed = self.seed + 1 if seed is None else seed
+        from agent.config import SEED_MAX
+
+        # the next seed wraps to 0 after the largest one --seed accepts
+        self.seed = (self.seed + 1) % (SEED_MAX + 1) if seed is None else seed
         self.obs, _ = self.env.reset(seed=self.seed)
 
     def offered(self) -> list[Task]:

@@ -72,3 +72,20 @@ class RunLayout:
     def eval(self, what: str) -> Path:
         """Where `saccade eval WHAT` writes its pictures and the models it trains for comparison."""
         return self.root / f"eval_{what}"
+
+
+# The folder names of the stages (agent.stages.ORDER) and what marks one as a stage's folder: its
+# manifest, its config or its lock (agent.stages writes them; the shipped agent keeps manifests).
+STAGE_FOLDERS = ("collect", "encoder", "capsules", "language", "rl", "attention")
+STAGE_MARKS = ("MANIFEST.json", "config.yaml", ".lock")
+
+
+def stage_folder_of(path: str | Path) -> Path | None:
+    """The stage folder (of a run, or of an agent folder) that a file at `path` would lie in, if
+    any: a file written there would overwrite, or sit among, what the stage's manifest guards.
+    Links in the folders above are followed, so a link into a stage folder is found too."""
+    folder = Path(path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if candidate.name in STAGE_FOLDERS and any((candidate / m).exists() for m in STAGE_MARKS):
+            return candidate
+    return None
