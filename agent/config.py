@@ -275,6 +275,16 @@ class RLConfig:
     # stays the expert's clean action), so that the data covers the states a learner drifts into.
     tasks: list[str] = field(default_factory=list)  # what the agent learns, e.g. [press_button]; empty: all 18
     demos_per_task: int = 100
+    # Who labels the demonstrations: "markov" (envs/teacher.py: action and gaze a function of the
+    # state alone, so the same state always gets the same label) or "scripted" (envs/expert.py,
+    # whose labels depend on its phase counters: the recipe before issue 23).
+    teacher: str = "markov"
+    # This share of the demonstrations starts where another command, run by the teacher with noise,
+    # left the scene and the arm: a second command starts there, never from rest.
+    chain_start_fraction: float = 0.3
+    # The policy also reads the hand's position relative to where the eye looks (hand minus gaze
+    # point, desk frame): with the eye on the task's object, the vector the arm must close.
+    hand_relative: bool = True
     arm_noise: float = 0.3  # upper end of the per-episode noise on executed arm actions (std)
     gaze_noise: float = 0.15  # std of the noise on the executed gaze (normalised units)
     workers: int = 2  # processes collecting demonstrations
@@ -327,6 +337,8 @@ class RLConfig:
         if self.capsule_memory and (self.ppo_steps or self.narration_episodes_per_task):
             raise ValueError("capsule_memory needs ppo_steps: 0 and narration_episodes_per_task: 0 (the PPO layer "
                              "and the narrator's adaptation do not read the capsule memory yet)")
+        if self.teacher not in ("markov", "scripted"):
+            raise ValueError(f"teacher must be markov or scripted, got {self.teacher!r}")
         if self.reward not in ("learned", "success", "both"):
             raise ValueError("reward must be learned, success or both")
         for name in ("demos_per_task", "workers", "bc_steps", "bc_batch_size", "ppo_envs", "ppo_n_steps",

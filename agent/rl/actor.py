@@ -2,8 +2,8 @@
 features, its previous action and the command's words, and points the eye itself.
 
 Variants for evaluation (`gaze`, `ablate`) answer what each input is worth: the gaze fixed
-on the middle of the desk, drawn at random, looking where the scripted expert would (at what
-the task is about, from the privileged state: a reference, not an agent) or chosen by the
+on the middle of the desk, drawn at random, looking where the Markov teacher would (at what
+the task is about, then where it goes, from the privileged state: a reference, not an agent) or chosen by the
 learned attention policy (agent.attention) instead of the policy's own gaze head; the
 periphery's features replaced by their mean (the policy then learns nothing from them).
 """
@@ -46,10 +46,10 @@ class AgentActor:
     def start(self, env, task, command: str) -> None:
         self.command = embed_text(command)
         self.prev = start_action(env.gaze.as_array())
-        if self.gaze == "expert":
-            from envs.expert import ScriptedExpert
+        if self.gaze == "expert":  # the teacher's gaze (envs/teacher.py), from the privileged state
+            from envs.teacher import MarkovTeacher
 
-            self.expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
+            self.expert = MarkovTeacher(task, max_step=env.config.max_step)
         if self.looker is not None:
             self.looker.start(self.command.numpy())
 

@@ -1,9 +1,12 @@
-"""Demonstrations for imitation: the scripted expert's actions on the states a learner visits.
+"""Demonstrations for imitation: the teacher's actions on the states a learner visits.
 
 Each episode pairs one task with one of its training phrasings (never a validation one).
 At every step we keep what the policy will read (perception features, the previous executed
-action) and the label: the expert's clean action, arm and gaze (looking at what the task is
-about). What is executed differs from the label:
+action) and the label: the teacher's clean action, arm and gaze (looking at what the task is
+about). The teacher is the Markov teacher (envs/teacher.py, `rl.teacher: markov`, a function of
+the state alone) or the scripted expert (envs/expert.py, `scripted`). A share of the episodes
+(`rl.chain_start_fraction`) starts where another command, run by the teacher with noise, left
+the scene and the arm: the way a second command starts. What is executed differs from the label:
 - "expert" episodes execute the label plus noise (DART, Laskey et al. 2017): the data then
   covers the states a learner drifts into, with the correction the expert would make there;
 - "policy" episodes execute a trained policy's own actions (DAgger, Ross et al. 2011), the
@@ -44,17 +47,60 @@ def expert_action(expert, state: dict, zoom: float = 2.0) -> np.ndarray:
     return np.clip(np.concatenate([expert.act(state), gaze.as_array()]), -1, 1).astype(np.float32)
 
 
-def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.Generator, config: RunConfig,
-             policy=None, command=None, memory=None) -> dict[str, np.ndarray]:
-    """One episode's rows; `memory` (agent.rl.capsule_inputs.CapsuleMemoryInput) appends the capsule
-    scene memory to the features."""
+def make_teacher(kind: str, task: Task, max_step: float):
+    """The demonstrations' labeller: "markov" (envs/teacher.py) or "scripted" (envs/expert.py)."""
+    if kind == "markov":
+        from envs.teacher import MarkovTeacher
+
+        return MarkovTeacher(task, max_step=max_step)
     from envs.expert import ScriptedExpert
+
+    # recover: the expert labels states it did not steer to (noise, or the policy's own)
+    return ScriptedExpert(task, max_step=max_step, recover=True)
+
+
+def chain_start(env, task: Task, seed: int, rng: np.random.Generator, config: RunConfig) -> dict | None:
+    """Reset to the layout, let the teacher (with noise) carry out another command the layout offers,
+    then begin `task` in the scene it left: the observation, or None when the scene no longer offers
+    the task (the caller then starts from rest)."""
+    from envs.tasks import offered_tasks
+
+    env.reset(seed=seed, options={"task": task})
+    others = [t for t in offered_tasks(env.state()) if t != task]
+    if not others:
+        return None
+    first = others[int(rng.integers(len(others)))]
+    obs, _ = env.begin_task(first)
+    teacher = make_teacher("markov", first, env.config.max_step)
+    noise = rng.uniform(0.0, config.rl.arm_noise)
+    success_at = None
+    for t in range(config.rl.max_steps):
+        arm = teacher.act(env.privileged())
+        arm = np.clip(arm + rng.normal(0.0, noise, 4), -1, 1)
+        gaze = Gaze.looking_at(teacher.look_at(env.privileged()), zoom=2.0).as_array()
+        obs, _, _, _, info = env.step(np.concatenate([arm, gaze]).astype(np.float32))
+        if info["is_success"] and success_at is None:
+            success_at = t
+        if "error" in info or (success_at is not None and t - success_at >= 2):
+            break
+    try:
+        obs, _ = env.begin_task(task)
+    except ValueError:
+        return None
+    return obs
+
+
+def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.Generator, config: RunConfig,
+             policy=None, command=None, memory=None, from_chain: bool = False) -> dict[str, np.ndarray]:
+    """One episode's rows; `memory` (agent.rl.capsule_inputs.CapsuleMemoryInput) appends the capsule
+    scene memory to the features; `from_chain`: start where another command left the scene."""
     from agent.perception.features import step_features
 
     cfg = config.rl
-    obs, _ = env.reset(seed=seed, options={"task": task})
-    # recover: the expert labels states it did not steer to (noise, or the policy's own)
-    expert = ScriptedExpert(task, max_step=env.config.max_step, recover=True)
+    obs = chain_start(env, task, seed, rng, config) if from_chain else None
+    if obs is None:
+        obs, _ = env.reset(seed=seed, options={"task": task})
+    expert = make_teacher(cfg.teacher, task, env.config.max_step)
     arm_noise = rng.uniform(0.0, cfg.arm_noise)
     prev = start_action(obs["gaze"])
     if memory is not None:
@@ -136,8 +182,9 @@ def _collect_episodes(config: RunConfig, part_path: Path, episodes: list[int], p
             task = tasks[episode % len(tasks)]
             phrasing = int(rng.integers(len(TRAIN[task.id])))
             command = embed_text(phrasings(task)[phrasing]) if policy is not None else None
+            from_chain = bool(rng.random() < config.rl.chain_start_fraction)
             rec = _episode(env, encoder, task, phrasing, DEMO_SEED_BASE + episode, rng, config, policy, command,
-                           memory)
+                           memory, from_chain)
             rec["episode"] = np.full(len(rec["label"]), episode, np.int32)
             parts.append(rec)
     finally:
@@ -164,6 +211,8 @@ def _fingerprint(config: RunConfig, policy_folder: Path | None) -> dict:
            "policy": digest(Path(policy_folder) / "policy.safetensors") if policy_folder else None,
            "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
                   "max_steps": cfg.max_steps}}
+    if cfg.teacher != "scripted" or cfg.chain_start_fraction:  # only then: older folders keep their fingerprint
+        out["rl"].update(teacher=cfg.teacher, chain_start_fraction=cfg.chain_start_fraction)
     if cfg.capsule_memory:  # only then: folders made before the key keep their fingerprint
         from agent.perception.capsules import parser_digest
         from agent.perception.memory import GRID_X, GRID_Y

@@ -43,8 +43,15 @@ def train_imitation(config: RunConfig, demos: dict[str, np.ndarray], out_dir: Pa
     labels = torch.from_numpy(demos["label"])
     tasks = torch.from_numpy(demos["task"].astype(np.int64))
     if policy is None:
+        encoder_dim = 0
+        if cfg.hand_relative:
+            from agent.perception.encoder import load_encoder
+            from agent.runs import RunLayout
+
+            encoder_dim = load_encoder(RunLayout(config.run_dir).encoder).spec.feature_dim
         policy = AgentPolicy(PolicySpec(feature_dim=feats.shape[1], hidden=list(cfg.hidden),
-                                        prev_action=cfg.prev_action), cfg.capsule_memory)
+                                        prev_action=cfg.prev_action, hand_relative=cfg.hand_relative,
+                                        encoder_dim=encoder_dim), cfg.capsule_memory)
         policy.fit_normaliser(demos["features"])
     # A few episodes held out to watch for overfitting (the rest train).
     episodes = np.unique(demos["episode"])
