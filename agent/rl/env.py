@@ -2,9 +2,9 @@
 learned language reward.
 
 Each episode draws a task and one of its training phrasings. The observation is a plain
-vector, computed once per step with perception frozen (agent.perception.features):
-[normalised perception features | (previous action) | MiniLM embedding of the command] - what
-agent.rl.policy reads. The task one-hot and the privileged state never appear in it.
+vector, computed once per step with perception frozen (agent.perception.features), by the
+policy's own input function (agent.rl.policy.AgentPolicy.inputs): what the policy reads. The task
+one-hot and the privileged state never appear in it.
 
 Reward (RLConfig.reward):
 - "learned": the change, from one step to the next, of the learned reward's score of the clip
@@ -26,7 +26,7 @@ import torch
 from agent.config import RunConfig
 from agent.rl.demos import start_action
 from agent.rl.imitation import training_commands
-from agent.rl.policy import ACTION_DIM
+from agent.rl.policy import ACTION_DIM, AgentPolicy, PolicySpec
 from agent.runs import RunLayout
 from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS, TASK_INDEX
@@ -38,7 +38,7 @@ PPO_SEED_BASE, PPO_SEEDS = 3_000_000, 1_000_000  # RL layouts: apart from demons
 class CommandEnv(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, config: RunConfig, feature_mean: np.ndarray, feature_std: np.ndarray, prev_action: bool):
+    def __init__(self, config: RunConfig, spec: PolicySpec, feature_mean: np.ndarray, feature_std: np.ndarray):
         from agent.language.reward import load_reward
         from agent.perception.encoder import load_encoder
         from agent.perception.features import PerceptionFeatures
@@ -52,22 +52,24 @@ class CommandEnv(gym.Env):
         env_config = replace(config.env, task=None, obs_mode="glimpse", active_gaze=True, terminate_on_success=True,
                              max_episode_steps=self.cfg.max_steps)
         self.desk = DeskEnv(env_config)
-        self.mean, self.std = feature_mean.astype(np.float32), feature_std.astype(np.float32)
+        self.policy_inputs = AgentPolicy(spec).eval()  # its input function and normaliser, nothing else
+        self.policy_inputs.feature_mean.copy_(torch.from_numpy(np.asarray(feature_mean, np.float32)))
+        self.policy_inputs.feature_std.copy_(torch.from_numpy(np.asarray(feature_std, np.float32)))
         self.texts = [phrasings(t) for t in ALL_TASKS]
         self.commands = training_commands()  # (tasks, phrasings, 384)
         if self.reward_model is not None:
             with torch.no_grad():
                 self.command_vectors = self.reward_model.text_embedding(self.commands)
-        self.with_prev = prev_action
-        dim = len(self.mean) + (ACTION_DIM if prev_action else 0) + self.commands.shape[-1]
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (spec.input_dim,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self.task_indices = [TASK_INDEX[t] for t in config.rl.task_list()]
 
     def _obs(self, features: np.ndarray) -> np.ndarray:
-        command = self.commands[self.task_index, self.phrasing].numpy()
-        parts = [(features - self.mean) / self.std, *([self.prev] if self.with_prev else []), command]
-        return np.concatenate(parts).astype(np.float32)
+        command = self.commands[self.task_index, self.phrasing]
+        with torch.no_grad():
+            x = self.policy_inputs.inputs(torch.from_numpy(features)[None], torch.from_numpy(self.prev)[None],
+                                          command[None])
+        return x[0].numpy().astype(np.float32)
 
     def _score(self, features: np.ndarray) -> float:
         with torch.no_grad():

@@ -27,13 +27,13 @@ log = logging.getLogger(__name__)
 EVAL_SEED_OFFSET = 7_919  # the EvalCallback's environment: the RL layouts' band, on a random stream of its own
 
 
-def _make_env(config: RunConfig, mean: np.ndarray, std: np.ndarray, prev_action: bool):
+def _make_env(config: RunConfig, spec, mean: np.ndarray, std: np.ndarray):
     def make():
         from stable_baselines3.common.monitor import Monitor
 
         from agent.rl.env import CommandEnv
 
-        return Monitor(CommandEnv(config, mean, std, prev_action))
+        return Monitor(CommandEnv(config, spec, mean, std))
     return make
 
 
@@ -69,7 +69,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / "checkpoints"
     mean, std = policy.feature_mean.numpy(), policy.feature_std.numpy()
-    makers = [_make_env(config, mean, std, policy.spec.prev_action) for _ in range(cfg.ppo_envs)]
+    makers = [_make_env(config, policy.spec, mean, std) for _ in range(cfg.ppo_envs)]
     vec = SubprocVecEnv(makers, start_method="spawn") if cfg.ppo_envs > 1 else DummyVecEnv(makers)
     eval_vec = None
     try:
@@ -94,7 +94,7 @@ def finetune(config: RunConfig, policy: AgentPolicy, out_dir: Path, *, resume: b
         every = max(cfg.checkpoint_every // cfg.ppo_envs, 1)
         callbacks = [checkpoint_callback(every, ckpt_dir)]
         if cfg.ppo_eval_episodes > 0:
-            eval_vec = DummyVecEnv([_make_env(config, mean, std, policy.spec.prev_action)])
+            eval_vec = DummyVecEnv([_make_env(config, policy.spec, mean, std)])
             eval_vec.seed(config.seed + EVAL_SEED_OFFSET)
             callbacks.append(EvalCallback(eval_vec, n_eval_episodes=cfg.ppo_eval_episodes, eval_freq=every,
                                           deterministic=True, log_path=str(out_dir / "eval"), verbose=0))
