@@ -115,9 +115,12 @@ def command_config(config: RunConfig, models: str | Path) -> RunConfig:
     """The config the models were trained with (image sizes must match), with this run's demo settings."""
     from agent.config import load_config
 
+    from agent.integrity import check_near
+
     saved = RunLayout(models).rl / "config.yaml"
     if not saved.exists():
         return config
+    check_near(saved)  # the manifest first: nothing of a damaged folder is parsed
     trained = load_config(saved)
     if config.env != trained.env and config.env != load_config().env:
         log.warning("the models were trained with other env settings (%s): using those, not this config's",

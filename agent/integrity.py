@@ -7,8 +7,11 @@ damaged or changed afterwards is read silently.
 `agent.stages.run_stage` writes it last, atomically, when a stage finishes, and removes it when
 the stage is run again (the folder is then being rewritten). Readers check against it:
 `check_near` (the model loaders in agent.weights: the files beside the one read) and
-`verify_stage` (every file, before a stage trains on another stage's output). A folder without a
-manifest (a run made before manifests, the shipped agent) is read as before.
+`verify_stage` (every file, before a stage trains on another stage's output). `check_near` also
+refuses a listed file that is missing anywhere in the stage (readers that fall back on a missing
+file would otherwise do so without a word). Entries are checked before any is used: relative
+paths that stay inside the folder, sizes, sha256s; listed files must be regular files. A folder
+without a manifest (a run made before manifests) is read as before.
 """
 
 from __future__ import annotations
@@ -82,7 +85,30 @@ def read_manifest(folder: str | Path) -> dict | None:
     if not isinstance(manifest.get("files"), dict):
         raise IntegrityError(f"{path}: stage manifest without its file list; "
                              f"recreate the stage: {recreate_command(Path(folder), manifest.get('stage'))}")
+    for rel, entry in manifest["files"].items():
+        problem = _entry_problem(rel, entry)
+        if problem:
+            raise IntegrityError(f"{path}: entry {rel!r} {problem}; "
+                                 f"recreate the stage: {recreate_command(Path(folder), None)}")
     return manifest
+
+
+def _entry_problem(rel, entry) -> str | None:
+    """What is wrong with one manifest entry: a relative path that stays inside the folder, with
+    its size and sha256 (a hand-edited or hostile manifest must not send a reader elsewhere)."""
+    import re
+
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel or any(p in ("", ".", "..") for p in parts):
+        return "is not a plain relative path inside the stage folder"
+    if not isinstance(entry, dict):
+        return "is not a {size, sha256} record"
+    size, digest = entry.get("size"), entry.get("sha256")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        return f"has a size that is not a byte count ({size!r})"
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return "has no sha256 of 64 hex digits"
+    return None
 
 
 def recreate_command(folder: Path, stage: str | None) -> str:
@@ -112,12 +138,29 @@ def find_manifest(path: str | Path) -> tuple[Path, dict] | None:
     return None
 
 
-def _check_entry(folder: Path, manifest: dict, rel: str, entry: dict) -> None:
+def _check_present(folder: Path, manifest: dict, rel: str) -> Path:
+    """The listed file: there, a regular file (not a link, a FIFO or a device), inside the folder."""
+    import stat
+
     path = folder / rel
     how = f"recreate it: {recreate_command(folder, manifest.get('stage'))}"
-    if not path.is_file():
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is None:
         raise IntegrityError(f"{path}: missing, but the {manifest.get('stage')} stage wrote it "
                              f"(listed in {folder / MANIFEST}); {how}")
+    if not stat.S_ISREG(mode):
+        raise IntegrityError(f"{path}: not a regular file, but the {manifest.get('stage')} stage wrote one there; {how}")
+    if not path.resolve().is_relative_to(folder.resolve()):  # a folder on the way is a link out of the stage
+        raise IntegrityError(f"{path}: lies outside {folder} (through a link); {how}")
+    return path
+
+
+def _check_entry(folder: Path, manifest: dict, rel: str, entry: dict) -> None:
+    path = _check_present(folder, manifest, rel)
+    how = f"recreate it: {recreate_command(folder, manifest.get('stage'))}"
     size = path.stat().st_size
     if size != entry.get("size"):
         raise IntegrityError(f"{path}: {size} bytes, but the {manifest.get('stage')} stage wrote "
@@ -141,6 +184,8 @@ def check_near(path: str | Path) -> None:
     for name, entry in manifest["files"].items():
         if name == rel or (name.startswith(here) and "/" not in name[len(here):]):
             _check_entry(folder, manifest, name, entry)
+        else:  # the rest are not hashed here, but none may be missing: readers fall back on a missing file
+            _check_present(folder, manifest, name)
 
 
 def verify_stage(folder: str | Path) -> bool:

@@ -68,10 +68,72 @@ def make_spec(spec_class, config: dict, path: str | Path, how_to_make: str):
         what = "; ".join(x for x in (missing and f"missing {', '.join(missing)}",
                                       unknown and f"unknown {', '.join(unknown)}") if x)
         raise WeightsError(f"{path}: the model spec does not match this saccade's ({what}); run `{how_to_make}` again")
+    for f in dataclasses.fields(spec_class):
+        problem = _spec_value_problem(f, spec[f.name])
+        if problem:
+            raise WeightsError(f"{path}: spec value {f.name}={spec[f.name]!r} {problem}; run `{how_to_make}` again")
     try:
         return spec_class(**spec)
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{path}: not a valid model spec ({e}); run `{how_to_make}` again") from None
+
+
+MAX_SIZE = 1 << 14  # a width, count or size in a spec: ours are at most a few hundred; more would only exhaust memory
+
+
+def _spec_value_problem(f, value) -> str | None:
+    """What is wrong with one saved spec value, judged by the field's annotation and default (a size
+    whose default is positive must be positive); None if it is fine or of a kind not checked here."""
+    import dataclasses
+    import math
+
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    kind = kind.replace(" ", "")
+    default = f.default if f.default is not dataclasses.MISSING else (
+        f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+
+    def integer(v, low: int) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "is not an integer"
+        return None if low <= v <= MAX_SIZE else f"is outside {low}..{MAX_SIZE}"
+
+    def number(v, positive: bool) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return "is not a finite number"
+        return "is not positive" if positive and v <= 0 else None
+
+    if kind == "int":
+        return integer(value, 0 if default == 0 else 1)
+    if kind == "float":
+        return number(value, default is None or default > 0)
+    if kind == "bool":
+        return None if isinstance(value, bool) else "is not true or false"
+    if kind == "str":
+        return None if isinstance(value, str) else "is not a string"
+    if kind in ("list[int]", "list[float]"):
+        if not isinstance(value, list) or not value or len(value) > 64:
+            return "is not a list of 1 to 64 numbers"
+        check = (lambda v: integer(v, 1)) if kind == "list[int]" else (lambda v: number(v, True))
+        return next((f"holds {v!r}, which {p}" for v in value if (p := check(v))), None)
+    return None
+
+
+class building:
+    """Around building a model from a checked folder's spec: any error becomes a one-line
+    WeightsError naming the file (a spec that parses yet does not make a model, say)."""
+
+    def __init__(self, path: str | Path, how_to_make: str):
+        self.path, self.how = path, how_to_make
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is None or not issubclass(kind, Exception) or issubclass(kind, WeightsError):
+            return False
+        text = (str(value).strip().splitlines() or [""])[0][:160]
+        raise WeightsError(f"{self.path}: cannot build the model it describes ({kind.__name__}: {text}); "
+                           f"run `{self.how}` again") from None
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:

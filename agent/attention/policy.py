@@ -24,7 +24,7 @@ from agent.attention.candidates import GazeCandidates
 from agent.attention.memory import Reduction
 from agent.language.embedding import TEXT_DIM
 from agent.rl.policy import mlp
-from agent.weights import load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import building, load_weights, make_spec, read_model_config, save_model_files
 
 PROPRIO_DIM = 14
 
@@ -104,4 +104,6 @@ def save_attention(policy: AttentionPolicy, folder: str | Path, extra: dict | No
 def load_attention(folder: str | Path) -> AttentionPolicy:
     config = read_model_config(folder, "attention", "saccade.AttentionPolicy", "saccade train attention")
     spec = make_spec(AttentionSpec, config, Path(folder) / "attention.json", "saccade train attention")
-    return load_weights(AttentionPolicy(spec), Path(folder) / "attention.safetensors")
+    with building(Path(folder) / "attention.json", "saccade train attention"):
+        policy = AttentionPolicy(spec)
+    return load_weights(policy, Path(folder) / "attention.safetensors")

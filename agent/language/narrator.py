@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from agent.perception.features import FEATURES, check_features
-from agent.weights import WeightsError, load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import WeightsError, building, load_weights, make_spec, read_model_config, save_model_files
 
 NONE = "<none>"
 SPECIALS = ["[PAD]", "[BOS]", "[EOS]", NONE]
@@ -177,5 +177,7 @@ def load_narrator(folder: str | Path) -> Narrator:
         tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     except Exception as e:
         raise WeightsError(f"{Path(folder) / 'tokenizer.json'}: not a readable tokenizer ({e})") from None
-    narrator = Narrator(make_spec(NarratorSpec, config, Path(folder) / "narrator.json", "saccade train language"), tokenizer)
+    spec = make_spec(NarratorSpec, config, Path(folder) / "narrator.json", "saccade train language")
+    with building(Path(folder) / "narrator.json", "saccade train language"):
+        narrator = Narrator(spec, tokenizer)
     return load_weights(narrator, Path(folder) / "narrator.safetensors")

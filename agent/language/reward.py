@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from agent.language.embedding import TEXT_DIM, embed_texts
 from agent.perception.features import FEATURES, check_features
-from agent.weights import load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import building, load_weights, make_spec, read_model_config, save_model_files
 from envs.instructions import phrasings
 from envs.scene import COLOURS
 from envs.tasks import ALL_TASKS, BLOCK_TASKS, Task
@@ -133,7 +133,9 @@ def load_reward(folder: str | Path) -> RewardModel:
     config = read_model_config(folder, "reward", "saccade.RewardModel", "saccade train language")
     check_features(config, Path(folder) / "reward.json")
     spec = make_spec(RewardSpec, config, Path(folder) / "reward.json", "saccade train language")
-    return load_weights(RewardModel(spec), Path(folder) / "reward.safetensors")
+    with building(Path(folder) / "reward.json", "saccade train language"):
+        model = RewardModel(spec)
+    return load_weights(model, Path(folder) / "reward.safetensors")
 
 
 def episode_ends(stream: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

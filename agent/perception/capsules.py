@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import building, load_weights, make_spec, read_model_config, save_model_files
 
 EPS = 1e-6
 
@@ -400,4 +400,6 @@ def parser_digest(folder: str | Path) -> str:
 def load_parser(folder: str | Path) -> CapsuleParser:
     config = read_model_config(folder, "capsules", "saccade.CapsuleParser", "saccade train capsules")
     spec = make_spec(CapsuleSpec, config, Path(folder) / "capsules.json", "saccade train capsules")
-    return load_weights(CapsuleParser(spec), Path(folder) / "capsules.safetensors")
+    with building(Path(folder) / "capsules.json", "saccade train capsules"):
+        parser = CapsuleParser(spec)
+    return load_weights(parser, Path(folder) / "capsules.safetensors")

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, make_spec, read_model_config
+from agent.weights import building, load_weights, make_spec, read_model_config
 
 
 @dataclass
@@ -90,5 +90,7 @@ def save_encoder(encoder: GlimpseEncoder, folder: str | Path, extra: dict | None
 
 def load_encoder(folder: str | Path, device: str = "cpu") -> GlimpseEncoder:
     config = read_model_config(folder, "encoder", "saccade.GlimpseEncoder", "saccade train encoder")
-    encoder = GlimpseEncoder(make_spec(EncoderSpec, config, Path(folder) / "encoder.json", "saccade train encoder"))
+    spec = make_spec(EncoderSpec, config, Path(folder) / "encoder.json", "saccade train encoder")
+    with building(Path(folder) / "encoder.json", "saccade train encoder"):
+        encoder = GlimpseEncoder(spec)
     return load_weights(encoder, Path(folder) / "encoder.safetensors").to(device)

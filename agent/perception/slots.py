@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agent.weights import load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import building, load_weights, make_spec, read_model_config, save_model_files
 
 
 @dataclass
@@ -127,4 +127,6 @@ def load_slots(folder: str | Path) -> SlotAttention:
     how = "saccade eval capsules (it trains the Slot Attention anchor)"
     config = read_model_config(folder, "slots", "saccade.SlotAttention", how)
     spec = make_spec(SlotSpec, config, Path(folder) / "slots.json", how)
-    return load_weights(SlotAttention(spec), Path(folder) / "slots.safetensors")
+    with building(Path(folder) / "slots.json", how):
+        model = SlotAttention(spec)
+    return load_weights(model, Path(folder) / "slots.safetensors")
