@@ -25,6 +25,8 @@ def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
 
     # A byte flipped inside a tensor still parses; only the stage manifest's sha256 can tell.
     check_near(path)
+    if Path(path).exists() and not Path(path).is_file():  # a FIFO would block the read, a device never end
+        raise WeightsError(f"{path}: not a regular file")
     from safetensors.torch import load_file
 
     try:
@@ -44,6 +46,9 @@ def read_model_config(folder: str | Path, name: str, kind: str, how_to_make: str
     from agent.integrity import check_near
 
     check_near(cfg)
+    for path in (cfg, folder / f"{name}.safetensors"):
+        if not path.is_file():  # checked also without a manifest: a FIFO would block the read forever
+            raise WeightsError(f"{path}: not a regular file (a folder, FIFO or device); run `{how_to_make}` again")
     try:
         config = json.loads(cfg.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

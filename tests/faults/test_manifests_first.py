@@ -157,3 +157,19 @@ def test_the_shipped_agent_passes_its_own_manifests():
     for stage in ("encoder", "language", "rl"):
         assert verify_stage(SHIPPED / stage)
     check_near(SHIPPED / "rl" / "policy.json")
+
+
+def test_without_a_manifest_a_fifo_in_place_of_a_model_file_is_refused_not_waited_on(agent):
+    from agent.perception.encoder import load_encoder
+    from agent.weights import WeightsError
+
+    (agent / "encoder" / "MANIFEST.json").unlink()
+    for name in ("encoder.json", "encoder.safetensors"):
+        os.replace(agent / "encoder" / name, agent / "encoder" / (name + ".kept"))
+        os.mkfifo(agent / "encoder" / name)
+        error = finishes(lambda: load_encoder(agent / "encoder"))
+        assert isinstance(error, WeightsError), error
+        one_line(error, name, "not a regular file")
+        (agent / "encoder" / name).unlink()
+        os.replace(agent / "encoder" / (name + ".kept"), agent / "encoder" / name)
+    load_encoder(agent / "encoder")  # whole again: read as before manifests
