@@ -320,6 +320,161 @@ def _stale_lock(tmp: Path) -> str | None:
     return check(Case("", "", expect="ok"), r)
 
 
+# --- issue 22: nothing from a handed-over folder runs, nothing the user owns is overwritten ------------
+
+# Run in a fresh interpreter: an SB3-shaped archive whose "data" entry and policy.pth are a pickle
+# that creates a marker file when unpickled, read by one of saccade's readers; prints the outcome.
+_ARMED = """
+import base64, io, json, pickle, sys, zipfile
+from dataclasses import replace
+from pathlib import Path
+import torch
+tmp, reader = Path(sys.argv[1]), sys.argv[2]
+marker = tmp / "marker"
+class Armed:
+    def __reduce__(self):
+        return open, (str(marker), "a")
+def arm(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = base64.b64encode(pickle.dumps(Armed())).decode()
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data", json.dumps({"policy_class": {":type:": "x", ":serialized:": payload}}))
+        for name in ("policy.pth", "policy.optimizer.pth"):
+            b = io.BytesIO(); torch.save(Armed(), b); z.writestr(name, b.getvalue())
+from agent.config import load_config
+from agent.runs import RunLayout
+config = load_config(sys.argv[3], [f"run_dir={tmp / 'run'}"])
+config = replace(config, env=replace(config.env, frame_size=36))
+run = RunLayout(tmp / "run")
+try:
+    if reader == "eval agent baseline":
+        from agent.rl.evaluate import scratch_baselines
+        arm(run.eval("agent") / "ppo_state_64.zip")
+        scratch_baselines(config, run, 64, 1)
+    elif reader == "eval attention full-frame PPO":
+        from agent.attention.evaluate import full_frame_ppo
+        arm(run.eval("agent") / "ppo_pixels_64.zip")
+        full_frame_ppo(config, run, 1)
+    else:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import DummyVecEnv
+        from agent.rl.baselines import _make
+        from agent.sb3_archive import restore_checkpoint
+        arm(tmp / "checkpoints" / "ppo_64_steps.zip")
+        vec = DummyVecEnv([_make(config, "state")])
+        restore_checkpoint(PPO("MlpPolicy", vec, n_steps=16, batch_size=16), tmp / "checkpoints" / "ppo_64_steps.zip")
+    print("accepted")
+except Exception as e:
+    print(("refused: " if "\\n" not in str(e) else "refused in many lines: ") + type(e).__name__ + ": " + str(e))
+print("marker" if marker.exists() else "no marker")
+"""
+
+
+def _armed_archive(reader: str) -> Callable[[Path], str | None]:
+    """An armed SB3 archive where saccade reads one: refused in one line, and its code never runs."""
+    def case(tmp: Path) -> str | None:
+        environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+        p = subprocess.run([sys.executable, "-c", _ARMED, str(tmp), reader, str(TINY)], env=environ,
+                           capture_output=True, text=True, timeout=300)
+        out = p.stdout.strip().splitlines()
+        if not out or out[-1] != "no marker":
+            return f"the archive's code ran (or the reader crashed): {(p.stdout + p.stderr).strip()[-300:]!r}"
+        if not out[0].startswith("refused: ArchiveError"):
+            return f"not a one-line refusal: {out[0][:200]!r}"
+        return None
+    return case
+
+
+def _closed_stdout(tmp: Path) -> str | None:
+    """`saccade eval ... --out m.json | head -0`: the file is written, no traceback."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp / "m.json"
+    p = subprocess.Popen([sys.executable, "-m", "agent.cli", "eval", "expert", "--config", str(TINY), "--tasks",
+                          "press_button", "--episodes", "1", "--json", "--out", str(out)], cwd=tmp, env=environ,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait(timeout=300)
+    if "Traceback" in err or "Exception ignored" in err:
+        return "traceback: " + err.strip()[-200:]
+    if not out.exists():
+        return f"{out.name} not written (exit {p.returncode})"
+    return None if p.returncode == 0 else f"exit {p.returncode}: {err.strip()[-200:]!r}"
+
+
+def _prompt_stdin(how: str) -> Callable[[Path], str | None]:
+    """`saccade command` (the prompt) with stdin closed or empty: one line, before any model loads."""
+    def case(tmp: Path) -> str | None:
+        kwargs = {"preexec_fn": lambda: os.close(0)} if how == "closed" else {"stdin": subprocess.DEVNULL}
+        environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+        t = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", "agent.cli", "command", "--config", str(TINY)], cwd=tmp,
+                           env=environ, capture_output=True, text=True, timeout=120, **kwargs)
+        r = Result(p.returncode, p.stdout, p.stderr, time.perf_counter() - t, tmp)
+        return check(Case("", "", contains="stdin"), r) or _quicker_than(20)(r)
+    return case
+
+
+def _unchanged(rel: str, text: str) -> Callable[[Result], str | None]:
+    def after(r: Result) -> str | None:
+        return None if (r.tmp / rel).read_text() == text else f"{rel} was overwritten"
+    return after
+
+
+def _manifest_entry(rel: str, value) -> Callable[[Path], None]:
+    """Add or change one entry of the encoder's manifest; value "real:PATH" is PATH's true record."""
+    def setup(tmp: Path) -> None:
+        from agent.integrity import sha256
+
+        path = tmp / "run" / "encoder" / "MANIFEST.json"
+        manifest = json.loads(path.read_text())
+        if isinstance(value, str) and value.startswith("real:"):
+            target = tmp / "run" / value[5:]
+            manifest["files"][rel] = {"size": target.stat().st_size, "sha256": sha256(target)}
+        else:
+            manifest["files"][rel] = value
+        path.write_text(json.dumps(manifest))
+    return setup
+
+
+def _spec_value(field: str, value) -> Callable[[Path], None]:
+    """A spec value changed in encoder.json, and the manifest rewritten to match it."""
+    def setup(tmp: Path) -> None:
+        from agent.integrity import write_manifest
+
+        path = tmp / "run" / "encoder" / "encoder.json"
+        config = json.loads(path.read_text())
+        config["spec"][field] = value
+        path.write_text(json.dumps(config))
+        write_manifest(tmp / "run" / "encoder", "encoder")
+    return setup
+
+
+def _fifo_for(rel: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / "run" / rel).unlink()
+        os.mkfifo(tmp / "run" / rel)
+    return setup
+
+
+def _agent_copy_with(rel: str, data: bytes) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        shutil.copytree(SHIPPED, tmp / "agent")
+        (tmp / "agent" / rel).write_bytes(data)
+    return setup
+
+
+def _link_out(tmp: Path) -> None:
+    (tmp / "mine.json").write_text("the user's")
+    (tmp / "link.json").symlink_to(tmp / "mine.json")
+
+
+def _stage_with_file(tmp: Path) -> None:
+    (tmp / "run" / "rl").mkdir(parents=True)
+    (tmp / "run" / "rl" / "MANIFEST.json").write_text("{}")
+    (tmp / "run" / "rl" / "policy.json").write_text("the policy")
+
+
 # --- the cases ---------------------------------------------------------------------------------------
 
 def cases() -> list[Case]:
@@ -534,6 +689,44 @@ def cases() -> list[Case]:
     add("a second writer while one holds the lock", "data", needs_run=True, custom=_hold_lock)
     add("a lock left by a killed process", "data", needs_run=True, custom=_stale_lock)
     add("eval encoder on the intact run", "data", ["eval", "encoder", "--json", *R], needs_run=True, expect="json")
+
+    # Issue 22. Code from a run folder: an armed SB3 archive in each kind of place one is read.
+    for reader in ("eval agent baseline", "eval attention full-frame PPO", "PPO resume checkpoint"):
+        add(f"armed SB3 archive: {reader}", "unpickling", custom=_armed_archive(reader))
+    # --out never clobbers; a closed stdout loses nothing.
+    E1 = ["eval", "expert", *T, "--tasks", "press_button", "--episodes", "1"]
+    add("eval --out is a symlink", "files", [*E1, "--out", "{tmp}/link.json"], contains="symbolic link",
+        setup=_link_out, after=_unchanged("mine.json", "the user's"))
+    add("eval --out is a FIFO", "files", [*E1, "--out", "{tmp}/fifo.json"], contains="not a regular file",
+        setup=lambda tmp: os.mkfifo(tmp / "fifo.json"))
+    add("bench --out is a device", "files", ["bench", "env", *T, "--no-baseline", "--no-memory", "--out", "/dev/null"],
+        contains="not a regular file")
+    add("eval --out inside a stage folder", "files", [*E1, "--out", "{tmp}/run/rl/policy.json"],
+        contains="stage folder", setup=_stage_with_file, after=_unchanged("run/rl/policy.json", "the policy"))
+    add("demo --out inside the shipped agent", "files", ["demo", "--expert", *T, "--out", "{shipped}/demo.mp4"],
+        contains="shipped agent")
+    add("eval --out with stdout closed", "output", custom=_closed_stdout)
+    # The prompt's stdin.
+    add("prompt with stdin closed", "prompt", custom=_prompt_stdin("closed"))
+    add("prompt with stdin empty", "prompt", custom=_prompt_stdin("empty"))
+    # Manifests first: entries, listed files, spec values.
+    add("manifest entry leads out of the folder", "manifest", ["eval", "encoder", *R], needs_run=True,
+        contains="entry", setup=_manifest_entry("../collect/dataset.json", "real:collect/dataset.json"))
+    add("manifest entry is absolute", "manifest", ["eval", "encoder", *R], needs_run=True, contains="entry",
+        setup=_manifest_entry("/etc/hostname", {"size": 1, "sha256": "0" * 64}))
+    add("manifest entry of the wrong type", "manifest", ["eval", "encoder", *R], needs_run=True, contains="entry",
+        setup=_manifest_entry("encoder.json", [1, 2]))
+    add("listed file deleted elsewhere in the stage", "manifest", ["eval", "encoder", *R], needs_run=True,
+        contains="missing", setup=_delete("encoder/metrics.json"))
+    add("listed file replaced by a FIFO", "manifest", ["eval", "encoder", *R], needs_run=True,
+        contains="not a regular file", setup=_fifo_for("encoder/encoder.json"))
+    add("spec value negative, manifest rewritten", "manifest", ["eval", "encoder", *R], needs_run=True,
+        contains="spec value feature_dim", setup=_spec_value("feature_dim", -3))
+    add("spec value a string, manifest rewritten", "manifest", ["eval", "encoder", *R], needs_run=True,
+        contains="spec value channels", setup=_spec_value("channels", "abc"))
+    add("agent config binary, checked by its manifest first", "manifest",
+        ["demo", *T, "--run-dir", "{tmp}/agent", "--out", "{tmp}/d.mp4"], contains="the rl stage wrote",
+        setup=_agent_copy_with("rl/config.yaml", b"\x89PNG\r\n\x1a\n\x00\xff"))
     return c
 
 
