@@ -149,7 +149,7 @@ def _check_out(path: str | None, flag: str = "--out") -> None:
     target = Path(path)
     try:
         mode = os.lstat(target).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # under a file: _writable_ancestor names it below
         mode = None
     except OSError as e:
         raise UserError(f"{flag} {path}: cannot look at it ({e.strerror or e})") from None
