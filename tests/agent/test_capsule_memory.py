@@ -38,6 +38,7 @@ def test_scene_estimate_with_and_without_capsules(tiny_run, tmp_path):
     from agent.attention.bank import load_bank
     from agent.attention.candidates import GazeCandidates
     from agent.attention.capsule_memory import capsule_bank, scene_with_capsules
+    from agent.attention.evaluate import scene_accuracy
     from agent.attention.policy import load_attention
     from agent.runs import RunLayout
     from agent.weights import WeightsError
@@ -46,9 +47,13 @@ def test_scene_estimate_with_and_without_capsules(tiny_run, tmp_path):
     run = RunLayout(run_dir)
     result = scene_with_capsules(config, run, {0: run.capsules}, tmp_path / "capsule_bank")
     assert result["memory_streams"] in result["validation_choice"]
-    for policy in ("learned", "random", "fixed_scan"):
+    # without capsules, the estimate is the attention evaluation's own (same banks, gazes and seeds)
+    reference = scene_accuracy(config, run, {"shipped": load_attention(run.attention)})["scene_accuracy"]
+    for policy, name in (("learned", "learned_shipped"), ("random", "random"), ("fixed_scan", "fixed_scan")):
         row = result["summary"][policy]["2"]["scene_accuracy"]
-        assert 0 <= row["without_capsules"] <= 1 and len(row["with_capsules"]) == 1
+        assert row["without_capsules"] == pytest.approx(reference[name]["2"], abs=1e-4), policy
+        assert len(row["with_capsules"]) == 1
+        assert row["gain_median"] == pytest.approx(row["with_capsules"][0] - row["without_capsules"], abs=1e-4)
     # the capsules were recorded at the bank's own scenes; another bank's scenes are refused
     test = load_bank(run.attention / "bank", "test")
     candidates = load_attention(run.attention).candidates

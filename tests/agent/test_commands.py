@@ -14,6 +14,7 @@ from agent.language.command_sets import (
     NEGATIVE_TRAIN,
     UNSUPPORTED_REPORT,
     UNSUPPORTED_TUNING,
+    labelled_phrasings,
 )
 from agent.language.commands import (
     CommandParser,
@@ -193,8 +194,13 @@ def test_scratch_training_is_deterministic():
 
 def test_goal_metrics_are_computed(parser):
     report = evaluate_command_parser(parser)
-    for key in ("train_exact", "validation_exact", "rejection_rate"):
-        assert 0.0 <= report[key] <= 1.0
+    # the three goal metrics, counted again here from the parser's public answers
+    for split in ("train", "validation"):
+        rows = labelled_phrasings(split)
+        right = sum(parser.parse(text) == {"task": task, "block": block} for text, task, block in rows)
+        assert report[f"{split}_exact"] == pytest.approx(right / len(rows)), split
+    refused = sum("error" in parser.parse(text) for text in BLIND_REJECTION_SET_B)
+    assert report["rejection_rate"] == pytest.approx(refused / len(BLIND_REJECTION_SET_B))
     assert report["threshold"] == asdict(parser.thresholds) and report["backend"] == parser.backend
     splits = report["splits"]
     assert splits["train"]["n"] == sum(len(phrasings(t, "train")) for t in ALL_TASKS)

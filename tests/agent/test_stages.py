@@ -25,12 +25,63 @@ def test_a_stage_refuses_to_run_without_what_it_needs(tmp_path, tiny_config_path
 
 
 def test_every_stage_writes_its_config_and_metrics(tiny_run):
-    _, run_dir, metrics = tiny_run
+    """What `run_stage` returned and wrote is what the stage left on disk: its manifest verifies, its
+    config.yaml is the run's config, metrics.json holds the returned figures, and those figures agree
+    with the files themselves (chunks, steps, trained steps, demonstrations, banks)."""
+    from agent.config import config_to_dict
+    from agent.integrity import verify_stage
+    from agent.stages import summary
+
+    config, run_dir, metrics = tiny_run
+    run = RunLayout(run_dir)
     for stage in built_stages():
-        folder = RunLayout(run_dir).stage(stage)
-        assert (folder / "config.yaml").exists(), stage
+        folder = run.stage(stage)
+        assert verify_stage(folder), stage  # a manifest is there and every listed file matches it
+        written = load_config(folder / "config.yaml")
+        assert config_to_dict(written) == config_to_dict(config), stage
         saved = json.loads((folder / "metrics.json").read_text())
-        assert set(metrics[stage]) <= set(saved), stage
+        assert summary(saved) == metrics[stage], stage
+
+    # collect: the chunks and steps it reports are the ones in the play data
+    from agent.data.format import PlayData
+
+    data = PlayData(run.collect)
+    c = config.collect
+    assert metrics["collect"]["chunks"] == len(data) == -(-c.episodes // c.chunk_episodes)
+    assert metrics["collect"]["steps_collected"] == data.validate()
+    assert metrics["collect"]["skipped_chunks"] == 0  # a fresh run folder
+
+    # encoder and capsules: the steps reported are the steps the saved weights say they trained
+    for stage, steps in (("encoder", config.encoder.steps), ("capsules", config.capsules.steps)):
+        saved = json.loads((run.stage(stage) / "metrics.json").read_text())
+        trained = json.loads((run.stage(stage) / f"{stage}.json").read_text())["trained_steps"]
+        assert metrics[stage]["steps"] == trained == steps == saved["history"][-1]["step"], stage
+    encoder_history = json.loads((run.encoder / "metrics.json").read_text())["history"]
+    assert metrics["encoder"]["final_loss"] == encoder_history[-1]["loss"]
+
+    # language: the saved parser, loaded again, gives the training figure reported
+    from agent.language.command_sets import labelled_phrasings
+    from agent.language.commands import CommandParser
+
+    parser = CommandParser.load(run.commands)
+    train = labelled_phrasings("train")
+    right = sum(parser.parse(text) == {"task": task, "block": block} for text, task, block in train)
+    assert metrics["language"]["commands"]["train_exact"] == pytest.approx(right / len(train))
+
+    # rl: the demonstrations reported are the ones stored, with the success rate they show
+    from agent.rl.demos import load_demos
+
+    demos = load_demos([run.rl / "demos"])
+    episodes = np.unique(demos["episode"])
+    succeeded = [demos["success"][demos["episode"] == e].any() for e in episodes]
+    assert metrics["rl"]["demonstrations"]["episodes"] == len(episodes) > 0
+    assert metrics["rl"]["demonstrations"]["success_rate_now"] == pytest.approx(np.mean(succeeded))
+
+    # attention: the scenes reported are the ones in the glimpse banks
+    from agent.attention.bank import load_bank
+
+    for split, scenes in metrics["attention"]["scenes"].items():
+        assert len(load_bank(run.attention / "bank", split, ("state",))["state"]) == scenes, split
 
 
 def test_trained_encoder_moved_from_its_initialisation(tiny_run):
