@@ -47,3 +47,38 @@ def test_an_import_not_listed_breaks_its_contract(tmp_path, contract, listed):
     importer, imported = listed.split(" -> ")
     assert importer.removeprefix("agent") in result.stdout and imported.removeprefix("agent") in result.stdout, \
         result.stdout[-4000:]
+
+
+def _imports_inside_functions() -> tuple[int, int, list[str]]:
+    """(import statements, those inside a function, where those of agent/envs modules are) over agent/ and envs/."""
+    import ast
+
+    total, inside, own = 0, 0, []
+    for path in sorted([*(ROOT / "agent").rglob("*.py"), *(ROOT / "envs").rglob("*.py")]):
+        tree = ast.parse(path.read_text(), str(path))
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+        in_function = {id(n) for f in functions for n in ast.walk(f) if n is not f}
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            total += 1
+            if id(node) in in_function:
+                inside += 1
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                if isinstance(node, ast.ImportFrom) and node.level or any(n.split(".")[0] in ("agent", "envs")
+                                                                          for n in names):
+                    own.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return total, inside, own
+
+
+# Imports of the project's own modules hidden inside functions (DESIGN.md: only heavy optional
+# dependencies belong there, each with a reason): most hide an import against the layers or a cycle.
+# A ratchet: lower it as they go; it must not grow.
+OWN_IMPORTS_INSIDE_FUNCTIONS = 231
+
+
+def test_imports_of_our_modules_inside_functions_do_not_grow():
+    total, inside, own = _imports_inside_functions()
+    assert len(own) <= OWN_IMPORTS_INSIDE_FUNCTIONS, (
+        f"{len(own)} imports of agent/envs modules inside functions (of {inside} inside functions, {total} in all); "
+        f"at most {OWN_IMPORTS_INSIDE_FUNCTIONS}: import at the top of the module, or fix the layer it crosses")
