@@ -287,6 +287,9 @@ class RLConfig:
     hand_relative: bool = True
     arm_noise: float = 0.3  # upper end of the per-episode noise on executed arm actions (std)
     gaze_noise: float = 0.15  # std of the noise on the executed gaze (normalised units)
+    # Draw the gaze noise's std per episode, up to gaze_noise, as the arm's: some episodes then look
+    # where the teacher looks, so that hand minus gaze point means what it says there.
+    gaze_noise_per_episode: bool = True
     workers: int = 2  # processes collecting demonstrations
     # DAgger rounds after the first cloning: the policy acts, the expert labels the states it
     # reaches, and the policy is cloned again on everything so far. Off: with this expert, whose
@@ -298,6 +301,9 @@ class RLConfig:
     bc_steps: int = 6000  # gradient steps of behaviour cloning
     bc_batch_size: int = 512
     bc_lr: float = 1e-3
+    # The gaze's share of the cloning loss: one normalised gaze unit is 30-40 cm of desk, so an
+    # unweighted squared error hardly notices the few centimetres that decide a grasp.
+    gaze_loss_weight: float = 10.0
     # The thin RL layer: PPO on the imitation policy, perception frozen, rewarded by the learned
     # reward for the command (scaled) plus the task's success.
     ppo_steps: int = 8192  # environment steps; 0 skips the RL layer
@@ -337,6 +343,8 @@ class RLConfig:
         if self.capsule_memory and (self.ppo_steps or self.narration_episodes_per_task):
             raise ValueError("capsule_memory needs ppo_steps: 0 and narration_episodes_per_task: 0 (the PPO layer "
                              "and the narrator's adaptation do not read the capsule memory yet)")
+        if self.gaze_loss_weight < 0:
+            raise ValueError(f"gaze_loss_weight must not be negative, got {self.gaze_loss_weight}")
         if self.teacher not in ("markov", "scripted"):
             raise ValueError(f"teacher must be markov or scripted, got {self.teacher!r}")
         if self.reward not in ("learned", "success", "both"):

@@ -102,11 +102,16 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
         obs, _ = env.reset(seed=seed, options={"task": task})
     expert = make_teacher(cfg.teacher, task, env.config.max_step)
     arm_noise = rng.uniform(0.0, cfg.arm_noise)
+    gaze_noise = rng.uniform(0.0, cfg.gaze_noise) if cfg.gaze_noise_per_episode else cfg.gaze_noise
     prev = start_action(obs["gaze"])
     if memory is not None:
         memory.reset()
     rec: dict[str, list] = {k: [] for k in ("fovea", "periphery", "proprio", "gaze", "prev_action", "label", "memory")}
     success_at = None
+    # Rows after success teach what to do once the task is done, which no command asks; with the
+    # Markov teacher they contradict the task's own (a pressed button is let up again), and cloned,
+    # the two average to a hand resting on the button. So its episodes end at success.
+    tail = 2 if cfg.teacher == "scripted" else 0
     for t in range(cfg.max_steps):
         label = expert_action(expert, env.privileged())
         for k in ("fovea", "periphery", "proprio", "gaze"):
@@ -116,7 +121,7 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
         rec["prev_action"].append(prev)
         rec["label"].append(label)
         if policy is None:
-            noise = np.concatenate([rng.normal(0, arm_noise, 4), rng.normal(0, cfg.gaze_noise, 3)])
+            noise = np.concatenate([rng.normal(0, arm_noise, 4), rng.normal(0, gaze_noise, 3)])
             action = np.clip(label + noise, -1, 1).astype(np.float32)
         else:
             feats = step_features(encoder, obs["fovea"][None], obs["periphery"][None], obs["proprio"][None],
@@ -128,7 +133,7 @@ def _episode(env, encoder, task: Task, phrasing: int, seed: int, rng: np.random.
         prev = action
         if info["is_success"] and success_at is None:
             success_at = t
-        if "error" in info or (success_at is not None and t - success_at >= 2):
+        if "error" in info or (success_at is not None and t - success_at >= tail):
             break
     n = len(rec["label"])
     feats = step_features(encoder, np.stack(rec["fovea"]), np.stack(rec["periphery"]), np.stack(rec["proprio"]),
@@ -212,7 +217,8 @@ def _fingerprint(config: RunConfig, policy_folder: Path | None) -> dict:
            "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
                   "max_steps": cfg.max_steps}}
     if cfg.teacher != "scripted" or cfg.chain_start_fraction:  # only then: older folders keep their fingerprint
-        out["rl"].update(teacher=cfg.teacher, chain_start_fraction=cfg.chain_start_fraction)
+        out["rl"].update(teacher=cfg.teacher, chain_start_fraction=cfg.chain_start_fraction,
+                         gaze_noise_per_episode=cfg.gaze_noise_per_episode)
     if cfg.capsule_memory:  # only then: folders made before the key keep their fingerprint
         from agent.perception.capsules import parser_digest
         from agent.perception.memory import GRID_X, GRID_Y

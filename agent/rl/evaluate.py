@@ -35,6 +35,9 @@ EVAL_SEED_BASE = 5_000_000  # held-out layouts: demonstrations use agent.rl.demo
 # between recipes): benchmarks/score_policy.py --fresh scores the shipped agent there.
 FRESH_SEED_BASE = 7_000_000
 CHAIN_SEED_BASE = 6_000_000
+# Layouts that choose between imitation recipes (benchmarks/agent_recipe.py): apart from the held-out
+# bands above, so that choosing there leaves them a test set.
+RECIPE_SEED_BASE = 14_000_000
 CHAIN_LENGTH = 5
 
 
@@ -202,8 +205,11 @@ def chains(config: RunConfig, policy_folder: Path | None, n: int, *, progress: b
     workers = max(1, config.rl.workers)
     jobs = [(config, str(policy_folder) if policy_folder else None, seeds[i::workers]) for i in range(workers)]
     completed = [c for part in _map(_chains_job, jobs, workers, progress, "chains") for c in part]
+    first = sum(c >= 1 for c in completed)
     return {"chain_average": float(np.mean(completed)),
             "chain_success_at": {str(k): float(np.mean([c >= k for c in completed])) for k in range(1, CHAIN_LENGTH + 1)},
+            # a second command in the scene a first one left: of the chains whose first command was done
+            "second_command_success": sum(c >= 2 for c in completed) / first if first else None,
             "chains": len(completed)}
 
 

@@ -148,3 +148,18 @@ def test_rl_stage_adapts_the_narrator_to_the_agent(tiny_run):
     assert adapted.spec == original.spec
     changed = [k for k, v in adapted.state_dict().items() if not torch.equal(v, original.state_dict()[k])]
     assert changed  # fine-tuned, not a copy
+
+
+def test_hand_minus_gaze_is_the_hand_relative_to_the_gaze_point():
+    """The policy's hand-relative input, from the features alone: 10 x (hand - gaze point)."""
+    from agent.rl.policy import hand_minus_gaze
+    from envs.eye import Gaze
+    from envs.robot import PROPRIO_SIZE
+
+    d = 4
+    gaze = Gaze(0.3, -0.5, 0.2)
+    proprio = np.zeros(PROPRIO_SIZE, np.float32)
+    proprio[:3] = [0.5, 0.1, 0.2]
+    features = np.concatenate([np.ones(2 * d), proprio, gaze.as_array()]).astype(np.float32)
+    got = hand_minus_gaze(torch.from_numpy(features), d).numpy()
+    assert np.allclose(got, 10 * (proprio[:3] - gaze.point()), atol=1e-5)
