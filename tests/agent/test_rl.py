@@ -52,9 +52,15 @@ def test_the_task_one_hot_never_reaches_the_policy(tiny_run):
             actor.start(env, env.task, "open the drawer")
             actions.append(actor.act(o, perception(o), env))
         assert np.array_equal(actions[0], actions[1])
+        # the words are what tells the task: as the parser read them (the default), or heard by the policy itself
+        from envs.tasks import Task
+
         actor = AgentActor(load_policy(run.rl))
-        actor.start(env, env.task, "press the button")  # the words are what tells the task
+        actor.start(env, Task.parse("press_button"), "press the button")
         assert not np.array_equal(actor.act(obs, perception(obs), env), actions[0])
+        words = AgentActor(load_policy(run.rl), listen="words")
+        words.start(env, env.task, "press the button")
+        assert not np.array_equal(words.act(obs, perception(obs), env), actions[0])
     finally:
         env.close()
 
