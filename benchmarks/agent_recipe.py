@@ -2,11 +2,12 @@
 
     python benchmarks/agent_recipe.py --run-dir runs/recipe [--episodes 10] [--set rl.teacher=scripted ...]
 
-Uses the encoder in RUN_DIR/encoder (copied from agent/shipped when missing); for each variant it
+Uses the encoder and command parser in RUN_DIR (copied from agent/shipped when missing); for each variant it
 collects demonstrations into RUN_DIR/<variant>/demos (kept: a second call re-uses them), clones a
 policy and scores it on the recipe band of layouts (agent.rl.evaluate.RECIPE_SEED_BASE: the
 layouts this benchmark chooses on, apart from the held-out ones of `saccade eval agent`), with its
-own gaze and with the teacher's gaze (from the privileged state: the cost of learned attention).
+own gaze and with the teacher's gaze (from the privileged state: the cost of learned attention),
+hearing the validation words itself, and as the shipped agent hears commands (parsed first).
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from pathlib import Path
 VARIANTS = {
     "default": {},  # Markov teacher, hand-relative input, chain starts, gaze noise per episode, gaze weight 10
     "gaze_weight_1": {"gaze_loss_weight": 1.0},
-    "no_tail": {},
     "gaze_noise_fixed": {"gaze_noise_per_episode": False, "gaze_loss_weight": 1.0},
-    "gaze_noise_0.05": {"gaze_noise": 0.05},
     "scripted_absolute": {"teacher": "scripted", "hand_relative": False, "chain_start_fraction": 0.0,
-                          "gaze_noise_per_episode": False},  # the recipe before issue 23
+                          "gaze_noise_per_episode": False, "gaze_loss_weight": 1.0},  # the recipe before issue 23
 }
 SAME_DEMOS = {"gaze_weight_1": "default"}
 
@@ -44,8 +43,9 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    if not (args.run_dir / "encoder" / "encoder.json").exists():
-        shutil.copytree(Path("agent/shipped/encoder"), args.run_dir / "encoder", dirs_exist_ok=True)
+    for part in ("encoder", "language/commands"):  # the frozen encoder and the command parser it is measured with
+        if not (args.run_dir / part).exists():
+            shutil.copytree(Path("agent/shipped") / part, args.run_dir / part)
     base = load_config(args.config)
     results = {}
     for name in args.variants:
@@ -64,11 +64,14 @@ def main() -> None:
             save_policy(policy, folder / "policy", {"variant": name})
             policy_folder = folder / "policy"
         row = {"settings": VARIANTS[name], "demonstrations": demos}
-        for gaze in ("policy", "expert"):
-            r = success_per_task(config, policy_folder, {"gaze": gaze}, args.episodes, progress=True,
-                                 desc=f"{name}/{gaze}", seed_base=RECIPE_SEED_BASE)
-            row["own_gaze" if gaze == "policy" else "teacher_gaze"] = r
-            print(f"{name} ({gaze} gaze): {r['success_mean']:.1%} mean, lowest {r['success_min']:.0%}", flush=True)
+        # the policy hearing the validation words itself, with its own gaze and the teacher's; then as
+        # the shipped agent hears commands: read by the command parser first
+        for key, variant in (("own_gaze", {"listen": "words"}), ("teacher_gaze", {"listen": "words", "gaze": "expert"}),
+                             ("own_gaze_parser", {"listen": "parser"})):
+            r = success_per_task(config, policy_folder, variant, args.episodes, progress=True,
+                                 desc=f"{name}/{key}", seed_base=RECIPE_SEED_BASE)
+            row[key] = r
+            print(f"{name} ({key}): {r['success_mean']:.1%} mean, lowest {r['success_min']:.0%}", flush=True)
         row["wall_time_s"] = round(time.perf_counter() - t0, 1)
         results[name] = row
         if args.out:

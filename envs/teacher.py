@@ -75,7 +75,7 @@ class MarkovTeacher:
             return h - [0.12, 0, 0], CLOSED, "pull"
         if gap < AT or (gap < 0.02 and width < 0.075):  # there, or already closing on it
             return h, CLOSED, "grasp handle"
-        if _xy(ee, h) < NEAR_XY and width > 0.07:
+        if _over(ee, h, NEAR_XY, h[2] + ABOVE - 0.01) and width > 0.07:
             return h, OPEN, "lower to handle"
         return _approach(ee, h + [0, 0, ABOVE]), OPEN, "reach handle"
 
@@ -85,7 +85,7 @@ class MarkovTeacher:
         behind = -0.075 < ee[0] - h[0] < -0.015  # between the front point and the handle
         if behind and abs(ee[1] - h[1]) < 0.03 and abs(ee[2] - front[2]) < 0.025:
             return h + [0.2, 0, 0], CLOSED, "push"
-        if _xy(ee, front) < NEAR_XY:
+        if _over(ee, front, NEAR_XY, front[2] + ABOVE - 0.01):
             return front, CLOSED, "lower"
         return _approach(ee, front + [0, 0, ABOVE]), CLOSED, "reach front"
 
@@ -103,7 +103,7 @@ class MarkovTeacher:
         behind = 0.02 < d * (block[1] - ee[1]) < 0.075  # on the near side, about a finger away
         if behind and abs(ee[0] - block[0]) < 0.02 and ee[2] < PUSH_Z + 0.02:
             return np.array([block[0], block[1] + d * 0.2, PUSH_Z]), CLOSED, "push"
-        if _xy(ee, side) < NEAR_XY:
+        if _over(ee, side, NEAR_XY, side[2] + ABOVE - 0.01):
             return side, CLOSED, "lower"
         return _approach(ee, side + [0, 0, ABOVE]), CLOSED, "reach side"
 
@@ -115,7 +115,7 @@ class MarkovTeacher:
                 return np.array([*block[:2], LIFT_Z]), CLOSED, "lift"
             goal = self._goal(s)
             release_z = DROP_Z if t.id == "put_block_in_drawer" else PLACE_Z
-            if _xy(ee, goal) < 0.02:
+            if _over(ee, goal, 0.02, CARRY_Z - 0.02, 0.04):
                 if ee[2] - release_z < AT:
                     return np.append(goal[:2], release_z), OPEN, "release"
                 return np.append(goal[:2], release_z), CLOSED, "lower"
@@ -137,7 +137,7 @@ class MarkovTeacher:
             return grasp, CLOSED, "grasp"
         if gap < 0.02 and CLOSED_ON_BLOCK[0] <= width < OPEN_WIDTH - 0.004:  # closing on it
             return grasp, CLOSED, "grasp"
-        if _xy(ee, block) < NEAR_XY and width > OPEN_WIDTH - 0.006:
+        if _over(ee, block, NEAR_XY, block[2] + ABOVE - 0.01) and width > OPEN_WIDTH - 0.006:
             return grasp, GRASP_OPEN, "lower to block"
         return _approach(ee, block + [0, 0, ABOVE]), GRASP_OPEN, "reach block"
 
@@ -170,6 +170,14 @@ class MarkovTeacher:
 
 def _xy(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(a[0] - b[0], a[1] - b[1]))
+
+
+def _over(ee: np.ndarray, point: np.ndarray, near: float, below: float, drift: float = 0.025) -> bool:
+    """Over the point, to descend on it: within `near` in x, y, or, once already descending (below
+    the height `below`), within `drift`. Without that margin, noise that pushed a descending hand a
+    centimetre aside sent it back up to the approach height, again and again."""
+    gap = _xy(ee, point)
+    return gap < near or (gap < drift and ee[2] < below)
 
 
 def _approach(ee: np.ndarray, above: np.ndarray) -> np.ndarray:
