@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-VALIDATION_SEED_BASE = 11_700_000
+from agent.seeds import LOOP_VALIDATION_SEED_BASE as VALIDATION_SEED_BASE
 
 
 def main(run_dir: str, steps: int) -> dict:

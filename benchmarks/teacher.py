@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-TEACHER_SEED_BASE = 13_000_000  # apart from every other band (agent.rl.evaluate lists them)
+from agent.seeds import TEACHER_SEED_BASE  # apart from every other band (agent/seeds.py lists them)
+
 MAX_STEPS = 120
 
 

@@ -26,11 +26,13 @@ from tqdm import tqdm
 
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import BANK_TEST_SEED_BASE, BANK_TRAIN_SEED_BASE, BANK_VALIDATION_SEED_BASE
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-SEED_BASE = {"train": 10_000_000, "validation": 10_300_000, "test": 10_600_000}  # layouts of each split
+SEED_BASE = {"train": BANK_TRAIN_SEED_BASE, "validation": BANK_VALIDATION_SEED_BASE,  # layouts of each split
+             "test": BANK_TEST_SEED_BASE}
 FRAME_KS = (1, 2, 4, 8)  # full frames with the pixels of this many glimpses
 EPISODES_PER_PART = 10
 KEYS = ("fovea", "periphery", "act_error", "state", "proprio", "expert_gaze", "task", "phrasing", "episode",

@@ -31,11 +31,11 @@ from agent.attention.scene_probe import probe_scene
 from agent.attention.train import make_view, random_choice
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import LOOP_SEED_BASE  # in-loop layouts: apart from every bank and from `saccade eval agent`
 
 log = logging.getLogger(__name__)
 
 KS = (1, 2, 4, 8)
-LOOP_SEED_BASE = 11_000_000  # in-loop layouts: apart from every bank and from `saccade eval agent`
 FULL_FRAME = 84  # the full-frame policy's image side
 
 

@@ -22,10 +22,10 @@ import numpy as np
 
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import LOOP_TRAIN_SEED_BASE, LOOP_TRAIN_SEEDS  # layouts apart from every evaluation
 
 log = logging.getLogger(__name__)
 
-LOOP_TRAIN_SEED_BASE, LOOP_TRAIN_SEEDS = 12_000_000, 1_000_000  # layouts apart from every evaluation
 
 
 class LoopGazeEnv(gym.Env):

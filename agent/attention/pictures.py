@@ -9,6 +9,7 @@ import numpy as np
 
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import GAZE_PATHS_SEED_BASE
 
 PATH_TASKS = ("open_drawer", "press_button", "push_block_left:red", "put_block_in_drawer:blue")
 PATH_STEPS = 40
@@ -48,7 +49,8 @@ def plot_accuracy(metrics: dict, path: Path) -> Path:
     return path
 
 
-def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *, seed: int = 11_500_000) -> Path:
+def draw_gaze_paths(config: RunConfig, run: RunLayout, attention, path: Path, *,
+                    seed: int = GAZE_PATHS_SEED_BASE) -> Path:
     """The gaze's path over the first PATH_STEPS steps of the agent carrying out a few tasks (points
     in time from blue to yellow; small circles zoomed in), drawn on the frame at the last step. Top
     row: the learned gaze policy; bottom row: the gaze head the arm's policy learned by imitation."""

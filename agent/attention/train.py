@@ -28,6 +28,7 @@ from agent.attention.rewards import ScenePredictor
 from agent.attention.scene_probe import probe_scene
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import ATTENTION_ENV_SEED_STRIDE
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def train_kind(config: RunConfig, policy: AttentionPolicy, view: BankView, predi
 
     cfg = config.attention
     ckpt = out / "checkpoints"
-    makers = [lambda i=i: Monitor(GlimpseEnv(view, predictor, scales, cfg.glimpses, seed=config.seed * 1000 + i))
+    makers = [lambda i=i: Monitor(GlimpseEnv(view, predictor, scales, cfg.glimpses,
+                                             seed=config.seed * ATTENTION_ENV_SEED_STRIDE + i))
               for i in range(cfg.ppo_envs)]
     vec = DummyVecEnv(makers)
     last = latest_zip(ckpt) if resume else None

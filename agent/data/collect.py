@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from agent.config import RunConfig
 from agent.data.format import Chunk, DataError, chunk_path, file_record, write_chunk
+from agent.seeds import PLAY_LAYOUT_SEEDS
 from envs.desk_env import DeskEnv
 from envs.expert import ScriptedExpert
 from envs.eye import Gaze
@@ -93,7 +94,7 @@ def run_episode(env: DeskEnv, config: RunConfig, episode: int) -> tuple[dict[str
     """One play episode; returns per-step records and the episode's metadata."""
     cfg = config.collect
     rng = np.random.default_rng([config.seed, episode])
-    seed = int(rng.integers(2**31))
+    seed = int(rng.integers(PLAY_LAYOUT_SEEDS))
     kind = _episode_kind(cfg, rng)
     obs, _ = env.reset(seed=seed)
     task = env.task

@@ -23,13 +23,14 @@ from tqdm import tqdm
 
 from agent.config import RunConfig, load_config
 from agent.runs import RunLayout
+from agent.seeds import AGENT_EPISODES_TASK_STRIDE, NARRATOR_FRESH_SEED_BASE, NARRATOR_SEED_BASE
 from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS
 
 # Layouts of its own. The 8,000,000 band was used to choose the recipe of the narrator's adaptation
 # to the agent (agent/rl/narration.py), so the figures quoted come from FRESH_SEED_BASE.
-SEED_BASE = 8_000_000
-FRESH_SEED_BASE = 8_500_000
+SEED_BASE = NARRATOR_SEED_BASE
+FRESH_SEED_BASE = NARRATOR_FRESH_SEED_BASE
 TAIL_STEPS = 10
 FALSE_LINE_SLACK = 5  # steps either side within which a spoken line's event must be under way  # steps run on after success, so that an event ending the task is heard in full
 
@@ -64,7 +65,7 @@ def agent_episodes(config: RunConfig, run_dir: Path, policy, episodes: int, seed
             t_index = ALL_TASKS.index(task)  # a task's layouts do not depend on which others are run
             commands = phrasings(task, "validation")
             for k in range(episodes):
-                obs, _ = env.reset(seed=seed_base + 1000 * t_index + k, options={"task": task})
+                obs, _ = env.reset(seed=seed_base + AGENT_EPISODES_TASK_STRIDE * t_index + k, options={"task": task})
                 actor.start(env, task, commands[k % len(commands)])
                 labeller = NarrationLabeller()
                 labeller.reset(env.state())

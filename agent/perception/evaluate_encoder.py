@@ -28,6 +28,7 @@ from agent.weights import WeightsError
 from agent.perception.probes import PROBES, load_split, majority_scores, probe_features, run_probes
 from agent.perception.stream import split_chunks
 from agent.perception.supervised import train_supervised
+from agent.seeds import ENCODER_EVAL_TORCH_SEED_OFFSET
 from agent.runs import RunLayout
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def evaluate_encoder(config: RunConfig, run_dir: str | Path, *, progress: bool =
     train_ids, test_ids = split_chunks(len(data), config.split.test_fraction)
     train = load_split(data, train_ids, pc.max_train_samples, config.seed)
     test = load_split(data, test_ids, pc.max_test_samples, config.seed + 1)
-    torch.manual_seed(config.seed + 12345)
+    torch.manual_seed(config.seed + ENCODER_EVAL_TORCH_SEED_OFFSET)
     encoders = {
         "contrastive": contrastive,
         "random": GlimpseEncoder(EncoderSpec(list(spec.channels), spec.feature_dim)).eval(),

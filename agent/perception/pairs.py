@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from agent.seeds import PAIRS_TEST_SEED_BASE, PAIRS_TRAIN_SEED_BASE
 from envs.eye import Gaze, fovea_camera, periphery_camera
 
 STREAMS = ("fovea", "periphery")
 # Layouts apart from the play data, the glimpse banks and every evaluation (the attention loop's
 # fine-tuning draws from the 12M band too; the capsules never read it).
-SEED_BASE = {"train": 12_000_000, "test": 12_300_000}
+SEED_BASE = {"train": PAIRS_TRAIN_SEED_BASE, "test": PAIRS_TEST_SEED_BASE}
 DESK_Z = 0.03  # the plane whose transform is recorded: the blocks' centres
 FIT_GRID = 7
 

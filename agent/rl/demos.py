@@ -27,13 +27,13 @@ import numpy as np
 from tqdm import tqdm
 
 from agent.config import RunConfig
+from agent.seeds import DEMO_SEED_BASE  # demonstration layouts; evaluation draws from EVAL_SEED_BASE
 from envs.eye import Gaze
 from envs.instructions import TRAIN, phrasings
 from envs.tasks import TASK_INDEX, Task
 
 log = logging.getLogger(__name__)
 
-DEMO_SEED_BASE = 1_000_000  # demonstration layouts; evaluation draws from EVAL_SEED_BASE (agent.rl.evaluate)
 KEYS = ("features", "prev_action", "label", "task", "phrasing", "episode", "step", "success")
 
 

@@ -28,11 +28,11 @@ from agent.rl.demos import start_action
 from agent.rl.imitation import training_commands
 from agent.rl.policy import ACTION_DIM, AgentPolicy, PolicySpec
 from agent.runs import RunLayout
+from agent.seeds import PPO_SEED_BASE, PPO_SEEDS  # RL layouts: apart from demonstrations and evaluation
 from envs.instructions import phrasings
 from envs.tasks import ALL_TASKS, TASK_INDEX
 
 
-PPO_SEED_BASE, PPO_SEEDS = 3_000_000, 1_000_000  # RL layouts: apart from demonstrations and evaluation
 
 
 class CommandEnv(gym.Env):

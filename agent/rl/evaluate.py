@@ -27,19 +27,17 @@ from tqdm import tqdm
 
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import CHAIN_SEED_BASE, EVAL_SEED_BASE, FRESH_SEED_BASE, RECIPE_SEED_BASE
 from envs.instructions import phrasings
-from envs.tasks import ALL_TASKS, Task
+from envs.tasks import ALL_TASKS, Task, offered_tasks
 
 log = logging.getLogger(__name__)
 
-EVAL_SEED_BASE = 5_000_000  # held-out layouts: demonstrations use agent.rl.demos.DEMO_SEED_BASE
-# Layouts that no choice of this session's recipe ever looked at (the EVAL band was used to choose
-# between recipes): benchmarks/score_policy.py --fresh scores the shipped agent there.
-FRESH_SEED_BASE = 7_000_000
-CHAIN_SEED_BASE = 6_000_000
-# Layouts that choose between imitation recipes (benchmarks/agent_recipe.py): apart from the held-out
-# bands above, so that choosing there leaves them a test set.
-RECIPE_SEED_BASE = 14_000_000
+# Layout bands (agent/seeds.py has them all): EVAL_SEED_BASE, held-out layouts (demonstrations use
+# DEMO_SEED_BASE); FRESH_SEED_BASE, layouts that no choice of this session's recipe ever looked at (the
+# EVAL band was used to choose between recipes): benchmarks/score_policy.py --fresh scores the shipped
+# agent there; RECIPE_SEED_BASE chooses between imitation recipes (benchmarks/agent_recipe.py), apart
+# from the held-out bands, so that choosing there leaves them a test set.
 CHAIN_LENGTH = 5
 
 
@@ -158,8 +156,6 @@ def _episodes_job(args) -> list[dict]:
 
 def _chains_job(args) -> list[int]:
     """Completed commands of each chain (0..5)."""
-    from envs.tasks import offered_tasks
-
     config, policy_folder, seeds = args
     env, actor, perception, reward, parser = _open(config, policy_folder, {})
     trained = set(config.rl.task_list())

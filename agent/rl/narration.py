@@ -20,8 +20,8 @@ import torch
 
 from agent.config import RunConfig
 from agent.runs import RunLayout
+from agent.seeds import NARRATION_SEED_BASE  # agent episodes for the narrator; its evaluation uses 8,000,000+
 
-NARRATION_SEED_BASE = 9_000_000  # agent episodes for the narrator; evaluation uses 8,000,000+
 
 
 def _save_episodes(episodes: list[dict], path: Path) -> None:

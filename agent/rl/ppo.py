@@ -22,9 +22,10 @@ from torch import nn
 
 from agent.config import RunConfig
 from agent.rl.policy import AgentPolicy
+# the EvalCallback's environment: the RL layouts' band, on a random stream of its own
+from agent.seeds import PPO_EVAL_SEED_OFFSET as EVAL_SEED_OFFSET
 
 log = logging.getLogger(__name__)
-EVAL_SEED_OFFSET = 7_919  # the EvalCallback's environment: the RL layouts' band, on a random stream of its own
 
 
 def _make_env(config: RunConfig, spec, mean: np.ndarray, std: np.ndarray):

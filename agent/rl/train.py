@@ -19,8 +19,8 @@ from agent.rl.demos import collect_demos, load_demos
 from agent.rl.imitation import train_imitation
 from agent.rl.policy import load_policy, save_policy
 from agent.runs import RunLayout
+from agent.seeds import DAGGER_EPISODE_OFFSET  # DAgger round r's episodes (and layouts) from r times this
 
-DAGGER_EPISODE_OFFSET = 100_000  # episode numbers (and so layouts) of DAgger round r start at r times this
 
 
 def git_commit() -> str | None:
