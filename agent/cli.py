@@ -248,7 +248,8 @@ def _agent_demo(args: argparse.Namespace) -> int:
         session = CommandSession.open(models, config, seed=config.seed, gui=args.gui, film=film)
     outcomes = []
     try:
-        print(f"the agent in {models}, seed {config.seed}: {len(commands)} commands in one scene", flush=True)
+        print(f"the agent in {_shown_path(models)}, seed {config.seed}: {len(commands)} commands in one scene",
+              flush=True)
         for i, text in enumerate(commands):
             print(f'> "{text}"', flush=True)
             with _data_errors():
@@ -319,6 +320,14 @@ def _models(args: argparse.Namespace) -> Path:
     if not (SHIPPED / "rl" / "policy.json").exists():
         raise UserError(f"no shipped agent in {SHIPPED}: train one (`make train ship`) or pass --run-dir")
     return SHIPPED
+
+
+def _shown_path(path: Path) -> str:
+    """A path as a user would type it here: relative to the working folder when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _learned_narrator(args: argparse.Namespace):
