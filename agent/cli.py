@@ -399,7 +399,8 @@ def _evaluate_commands(config, progress: bool) -> tuple[dict, object]:
 
     report = evaluate_command_parser(load_or_train_command_parser(config))
     return {k: v for k, v in report.items() if k != "splits"}, _key_lines(
-        "train_exact", "validation_exact", "rejection_rate", "goals_met")
+        "train_exact", "validation_exact", "rejection_rate", "opposite_mappings", "confident_wrong_mappings",
+        "blind_totals", "goals_met")
 
 
 def _evaluate_agent(config, progress: bool, episodes: int | None = None) -> tuple[dict, object]:

@@ -3,17 +3,28 @@ measured on.
 
     evaluate_command_parser(parser)
         -> {"train_exact", "validation_exact", "rejection_rate", "rejection_rate_set", "threshold",
-            "goals_met", "rejection_by_set", "splits", ...}
+            "goals_met", "rejection_by_set", "mapping_mistakes", "opposite_mappings",
+            "confident_wrong_mappings", "splits", ...}
+    mapping_mistakes(answer, supported, unsupported)
+        -> one set's exact and refused shares, its opposite and confident wrong mappings
+
+A *confident wrong mapping* is a command the parser carries out (a task, exit status 0 from
+`saccade parse`) that is not what was asked: a supported command mapped to another task or another
+colour, or an unsupported one mapped to a task instead of refused. An *opposite mapping* is the worst
+of these: a supported command mapped to the task that undoes it (OPPOSITES). A supported command that
+is refused is neither: the user is told, and nothing moves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from agent.language.blind_command_sets import (BLIND_PARAPHRASE_SET_C, BLIND_PARAPHRASE_SET_E, BLIND_PARAPHRASE_SET_F,
-                                               BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B, BLIND_REJECTION_SET_C,
-                                               BLIND_REJECTION_SET_E, BLIND_REJECTION_SET_F)
+                                               BLIND_PARAPHRASE_SET_G, BLIND_REJECTION_SET_A, BLIND_REJECTION_SET_B,
+                                               BLIND_REJECTION_SET_C, BLIND_REJECTION_SET_E, BLIND_REJECTION_SET_F,
+                                               BLIND_REJECTION_SET_G, BLIND_SETS)
 from agent.language.command_sets import (AMBIGUOUS_REPORT, AMBIGUOUS_TUNING, DEV_PARAPHRASE_SET_D, DEV_REJECTION_SET_D,
                                          NEGATIVE_TRAIN, UNSUPPORTED_REPORT, UNSUPPORTED_TUNING, labelled_phrasings)
 from agent.language.text import task_text, words
@@ -24,8 +35,13 @@ if TYPE_CHECKING:
 GOALS = {"train_exact": 0.98, "validation_exact": 0.90, "rejection_rate": 0.90,
          "paraphrase_exact_blind_set_c": 0.95, "rejection_rate_blind_set_c": 0.95,
          "paraphrase_exact_blind_set_e": 0.95, "rejection_rate_blind_set_e": 0.95,
-         "paraphrase_exact_blind_set_f": 0.95, "rejection_rate_blind_set_f": 0.95}
+         "paraphrase_exact_blind_set_f": 0.95, "rejection_rate_blind_set_f": 0.95,
+         "paraphrase_exact_blind_set_g": 0.97, "rejection_rate_blind_set_g": 0.97}
+# Goals that are an upper bound: issue 24 asks for none of either on a fresh blind set.
+GOALS_AT_MOST = {"opposite_mappings_blind_set_g": 0, "confident_wrong_mappings_blind_set_g": 0}
 # Tasks that undo each other: a command mapped to its opposite is the worst mistake a parser can make.
+# Lifting has no opposite among the desk's tasks (putting a block down is none of them): a lift read as
+# putting it in the drawer or taking it out is a wrong task, counted as a confident wrong mapping only.
 OPPOSITES = {"open_drawer": "close_drawer", "close_drawer": "open_drawer",
              "push_block_left": "push_block_right", "push_block_right": "push_block_left",
              "put_block_in_drawer": "take_block_out", "take_block_out": "put_block_in_drawer"}
@@ -43,9 +59,13 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
     while the reject class and the compound check were designed. The validation phrasings also chose
     the thresholds, so validation_exact is somewhat optimistic.
     """
+    seen: dict[str, tuple[Analysis, Decision]] = {}
+
     def outcome(text: str) -> tuple[Analysis, Decision]:
-        a = parser.analyse(text)
-        return a, parser.decide(a, parser.thresholds)
+        if text not in seen:
+            a = parser.analyse(text)
+            seen[text] = a, parser.decide(a, parser.thresholds)
+        return seen[text]
 
     def labelled(split: str) -> dict[str, Any]:
         return labelled_rows(labelled_phrasings(split))
@@ -95,6 +115,10 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
               "blind_set_f_rejection": unsupported(BLIND_REJECTION_SET_F),
               "blind_set_f_paraphrases_unseen": labelled_rows(_unseen_by_d(BLIND_PARAPHRASE_SET_F)),
               "blind_set_f_rejection_unseen": unsupported(_unseen_by_d(BLIND_REJECTION_SET_F)),
+              "blind_set_g_paraphrases": labelled_rows(BLIND_PARAPHRASE_SET_G),
+              "blind_set_g_rejection": unsupported(BLIND_REJECTION_SET_G),
+              "blind_set_g_paraphrases_unseen": labelled_rows(_unseen_by_d(BLIND_PARAPHRASE_SET_G)),
+              "blind_set_g_rejection_unseen": unsupported(_unseen_by_d(BLIND_REJECTION_SET_G)),
               "dev_set_d_paraphrases": labelled_rows(DEV_PARAPHRASE_SET_D),
               "dev_set_d_rejection": unsupported(DEV_REJECTION_SET_D)}
     metrics = {"train_exact": splits["train"]["exact"], "validation_exact": splits["validation"]["exact"],
@@ -104,23 +128,45 @@ def evaluate_command_parser(parser: CommandParser) -> dict[str, Any]:
                "paraphrase_exact_blind_set_e": splits["blind_set_e_paraphrases"]["exact"],
                "rejection_rate_blind_set_e": splits["blind_set_e_rejection"]["rejection_rate"],
                "paraphrase_exact_blind_set_f": splits["blind_set_f_paraphrases"]["exact"],
-               "rejection_rate_blind_set_f": splits["blind_set_f_rejection"]["rejection_rate"]}
-    return {**metrics, "rejection_rate_set": "blind_set_b",
+               "rejection_rate_blind_set_f": splits["blind_set_f_rejection"]["rejection_rate"],
+               "paraphrase_exact_blind_set_g": splits["blind_set_g_paraphrases"]["exact"],
+               "rejection_rate_blind_set_g": splits["blind_set_g_rejection"]["rejection_rate"]}
+
+    def answer(text: str) -> dict[str, Any]:
+        return outcome(text)[1].as_dict()
+
+    mistakes = {name: {"written_for": written_for, **mapping_mistakes(answer, supported, unsupported)}
+                for name, (supported, unsupported, written_for) in BLIND_SETS.items()}
+    mistakes["validation"] = {"written_for": "the desk's own phrasings; they chose the thresholds",
+                              **mapping_mistakes(answer, labelled_phrasings("validation"))}
+    mistakes["train"] = {"written_for": "the desk's own phrasings; they trained the classifier",
+                         **mapping_mistakes(answer, labelled_phrasings("train"))}
+    mistakes["dev_set_d"] = {"written_for": "round five's development set: it designed the word resolution",
+                             **mapping_mistakes(answer, DEV_PARAPHRASE_SET_D, DEV_REJECTION_SET_D)}
+    at_most = {"opposite_mappings_blind_set_g": mistakes["blind_set_g"]["opposite_mappings"],
+               "confident_wrong_mappings_blind_set_g": mistakes["blind_set_g"]["confident_wrong_mappings"]}
+    return {**metrics, **at_most, "rejection_rate_set": "blind_set_b",
             "rejection_rate_blind_set_a": splits["fresh_report"]["rejection_rate"],
             "rejection_rate_blind_set_b": splits["fresh_report_2"]["rejection_rate"],
-            "opposite_mappings": sum(splits[k]["opposite"] for k in ("train", "validation", "blind_set_c_paraphrases",
-                                                                "blind_set_e_paraphrases", "blind_set_f_paraphrases",
-                                                                "dev_set_d_paraphrases")),
+            # every set with labelled commands (the training, validation and development phrasings and
+            # the blind sets); "blind_totals" counts the blind sets alone
+            "opposite_mappings": sum(m["opposite_mappings"] for m in mistakes.values()),
+            "confident_wrong_mappings": sum(m["confident_wrong_mappings"] for m in mistakes.values()),
+            "blind_totals": _totals(mistakes[k] for k in BLIND_SETS),
+            "mapping_mistakes": mistakes,
             # Helpers writing apart still write some identical commands ("lock the drawer"): these leave
-            # out every command of C and E that is also in set D, the tuning sets, the training
+            # out every command of a blind set that is also in set D, the tuning sets, the training
             # negatives or the training and validation phrasings, all of which chose something.
             "blind_unseen": {k: _figure(splits[f"{k}_unseen"]) for k in (
                 "blind_set_c_paraphrases", "blind_set_c_rejection", "blind_set_e_paraphrases", "blind_set_e_rejection",
-                "blind_set_f_paraphrases", "blind_set_f_rejection")},
+                "blind_set_f_paraphrases", "blind_set_f_rejection", "blind_set_g_paraphrases",
+                "blind_set_g_rejection")},
             "dev_set_d": {"paraphrase_exact": splits["dev_set_d_paraphrases"]["exact"],
                           "rejection_rate": splits["dev_set_d_rejection"]["rejection_rate"]},
-            "threshold": asdict(parser.thresholds), "backend": parser.backend, "goals": dict(GOALS),
-            "goals_met": {k: metrics[k] >= v for k, v in GOALS.items()},
+            "threshold": asdict(parser.thresholds), "backend": parser.backend,
+            "goals": {**GOALS, **{k: f"<= {v}" for k, v in GOALS_AT_MOST.items()}},
+            "goals_met": {**{k: metrics[k] >= v for k, v in GOALS.items()},
+                          **{k: at_most[k] <= v for k, v in GOALS_AT_MOST.items()}},
             "rejection_by_set": {k: {"n": splits[k]["n"], "rejection_rate": splits[k]["rejection_rate"]}
                                  for k in ("tuning", "report", "fresh_report", "fresh_report_2",
                                            "fresh_report_2_unseen", "blind_set_c_rejection")},
@@ -152,3 +198,49 @@ def _unseen_by_d(rows: tuple) -> tuple:
 def _figure(split: dict[str, Any]) -> dict[str, Any]:
     key = "exact" if "exact" in split else "rejection_rate"
     return {"n": split["n"], key: split[key]}
+
+
+def mapping_mistakes(answer: Callable[[str], dict[str, Any]], supported: Iterable[tuple[str, str, str | None]],
+                     unsupported: Iterable[str] = ()) -> dict[str, Any]:
+    """One set's figures from the parser's public answers (answer: text -> parse's dict).
+
+    supported: (text, task id, block or None) rows; unsupported: texts that must be refused. Gives the
+    share of supported commands mapped exactly and of unsupported ones refused (None for an empty
+    part), the supported commands refused, and the opposite and confident wrong mappings, counted and
+    listed as {"text", "expected", "got"} ("expected" is "refusal" for an unsupported command). Every
+    opposite mapping is also a confident wrong one.
+    """
+    supported, unsupported = list(supported), list(unsupported)
+    exact, refused_supported, refused = 0, 0, 0
+    opposite, wrong = [], []
+    for text, task, block in supported:
+        got = answer(text)
+        if "task" not in got:
+            refused_supported += 1
+            continue
+        got = {"task": got["task"], "block": got["block"]}
+        if got == {"task": task, "block": block}:
+            exact += 1
+            continue
+        entry = {"text": text, "expected": {"task": task, "block": block}, "got": got}
+        wrong.append(entry)
+        if got["task"] == OPPOSITES.get(task):
+            opposite.append(entry)
+    for text in unsupported:
+        got = answer(text)
+        if "task" not in got:
+            refused += 1
+        else:
+            wrong.append({"text": text, "expected": "refusal", "got": {"task": got["task"], "block": got["block"]}})
+    return {"supported": len(supported), "exact": exact / len(supported) if supported else None, "exact_count": exact,
+            "supported_refused": refused_supported,
+            "unsupported": len(unsupported), "refused": refused / len(unsupported) if unsupported else None,
+            "refused_count": refused,
+            "opposite_mappings": len(opposite), "confident_wrong_mappings": len(wrong),
+            "opposite_mapping_commands": opposite, "confident_wrong_commands": wrong}
+
+
+def _totals(sets: Iterable[dict[str, Any]]) -> dict[str, int]:
+    sets = list(sets)
+    return {k: sum(m[k] for m in sets) for k in ("supported", "exact_count", "unsupported", "refused_count",
+                                                 "opposite_mappings", "confident_wrong_mappings")}
