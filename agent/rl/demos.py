@@ -216,7 +216,8 @@ def _fingerprint(config: RunConfig, policy_folder: Path | None) -> dict:
            "policy": digest(Path(policy_folder) / "policy.safetensors") if policy_folder else None,
            "rl": {"tasks": list(cfg.tasks), "arm_noise": cfg.arm_noise, "gaze_noise": cfg.gaze_noise,
                   "max_steps": cfg.max_steps}}
-    if cfg.teacher != "scripted" or cfg.chain_start_fraction:  # only then: older folders keep their fingerprint
+    if cfg.teacher != "scripted" or cfg.chain_start_fraction or cfg.gaze_noise_per_episode:
+        # only then (issue 23's settings): folders made before them keep their fingerprint
         out["rl"].update(teacher=cfg.teacher, chain_start_fraction=cfg.chain_start_fraction,
                          gaze_noise_per_episode=cfg.gaze_noise_per_episode)
     if cfg.capsule_memory:  # only then: folders made before the key keep their fingerprint
