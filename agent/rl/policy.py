@@ -34,7 +34,7 @@ from torch import nn
 
 from agent.language.embedding import TEXT_DIM
 from agent.perception.features import FEATURES, check_features
-from agent.weights import WeightsError, load_weights, make_spec, read_model_config, save_model_files
+from agent.weights import WeightsError, building, load_weights, make_spec, read_model_config, save_model_files
 from envs.eye import GAZE_X, GAZE_Y, GAZE_Z
 from envs.robot import PROPRIO_SIZE
 
@@ -142,6 +142,8 @@ def load_policy(folder: str | Path) -> AgentPolicy:
     if not isinstance(memory, list) or not all(s in STREAMS for s in memory):
         raise WeightsError(f"{Path(folder) / 'policy.json'}: capsule_memory must be a list of names from "
                            f"{list(STREAMS)}, got {memory!r}")
-    policy = load_weights(AgentPolicy(spec, memory), Path(folder) / "policy.safetensors")
+    with building(Path(folder) / "policy.json", "saccade train rl"):
+        policy = AgentPolicy(spec, memory)
+    policy = load_weights(policy, Path(folder) / "policy.safetensors")
     policy.capsule_parser = config.get("capsule_parser")
     return policy
