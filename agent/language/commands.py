@@ -58,8 +58,11 @@ from agent.language.command_eval import evaluate_command_parser
 from agent.language.command_sets import NEGATIVE_TRAIN, labelled_phrasings
 from agent.language.embedding import MissingModelError
 from agent.language.parser_backends import BACKENDS, REJECT, MiniLMBackend, ScratchBackend
-from agent.language.text import (DESK_OBJECTS, OTHER_COLOURS, asks_lamp_switched, desk_words, is_negated,
-                                 is_question, other_instance, split_clauses, task_text, way_of, words)
+from agent.language.text import (CAN_DO, DESK_OBJECTS, OTHER_COLOURS, asks_lamp_switched, cannot_do, clause_ways,
+                                 clause_verb_tasks,
+                                 colour_on_colourless, desk_words, is_negated, is_question, lifts_no_block,
+                                 opposite_doubt, opposite_pair, other_instance, read_informal, split_clauses,
+                                 swapped_objects, task_text, way_of, words)
 from agent.language.thresholds import Thresholds, choose_thresholds
 from agent.weights import WeightsError, load_safetensors
 from envs.instructions import phrasings
@@ -111,6 +114,8 @@ class Analysis:
     # the pair's probability: the classifier says what kind of motion, the words say which way.
     way: str | None = None
     way_probability: float = 0.0
+    # The tasks to suggest when stage 1 refuses a command that hesitates between two opposite tasks.
+    suggest_tasks: list[str] = field(default_factory=list)
 
     @property
     def probability(self) -> float:
@@ -174,7 +179,7 @@ class CommandParser:
         if len(text) > MAX_CHARS:
             a.reason, a.message = "too_long", f"command too long: {len(text)} characters, at most {MAX_CHARS}"
             text = text[:MAX_CHARS]  # still good enough to rank suggestions
-        text_words = desk_words(words(text))
+        text_words = read_informal(desk_words(words(text)))
         a.colours = list(dict.fromkeys(w for w in text_words if w in COLOURS))
         a.objects = {DESK_OBJECTS[w] for w in text_words if w in DESK_OBJECTS}
         model_text = task_text(text_words)
@@ -217,12 +222,50 @@ class CommandParser:
                                    "each desk task moves one block")
         elif a.probs is None:  # only colour words: already refused above, kept as a guard
             a.reason, a.message = "no_task", "the command names no action"
+        elif cannot_do(text_words):
+            a.reason, a.message = "cannot_do", f"the desk cannot {cannot_do(text_words)}: {CAN_DO}"
+        elif colour_on_colourless(text_words):
+            a.reason, a.message = ("colourless", f"the desk has no {colour_on_colourless(text_words)}: its button is "
+                                   "red, and the drawer and the lamp have no colour; only the blocks are "
+                                   f"{_colour_list()}")
+        elif swapped_objects(text_words):
+            a.reason, a.message = ("nonsense", "the drawer cannot go into a block: blocks go into the drawer "
+                                   f"({CAN_DO})")
+        elif lifts_no_block(text_words):
+            a.reason, a.message = ("nonsense", f"the {lifts_no_block(text_words)} cannot be lifted: only the blocks "
+                                   f"can ({CAN_DO})")
+        elif opposite_doubt(text_words):
+            a.suggest_tasks = list(opposite_doubt(text_words))
+            a.reason, a.message = ("opposite_doubt", "the command's words point both ways: "
+                                   f"{' or '.join(t.replace('_', ' ') for t in a.suggest_tasks)}? say one")
+        else:
+            pair = opposite_pair(TASK_IDS[int(a.probs.argmax())])
+            parts = split_clauses(" ".join(text_words))
+            best = TASK_IDS[int(a.probs.argmax())]
+            led = [*clause_verb_tasks(parts), best] if len(parts) > 1 else []
+            led = [t for i, t in enumerate(led)
+                   if not (t == "lift_block" and any(u in BLOCK_TASKS and u != t for u in led[i + 1:]))]
+            last = clause_verb_tasks(parts[-1:]) if len(parts) > 1 else []
+            if last == ["lift_block"] and best in BLOCK_TASKS and best != "lift_block":
+                led = [best, "lift_block"]  # "take the blue block out and lift it": lifting comes after
+            if len(dict.fromkeys(led)) > 1 and len(clause_verb_tasks(parts)) >= 1:
+                a.suggest_tasks = list(dict.fromkeys(led))[:3]
+                a.reason, a.message = ("compound", "the command asks for several tasks "
+                                       f"({', '.join(a.suggest_tasks)}); give one at a time")
+            elif pair is not None and len(parts) > 1 and len(clause_ways(pair, parts)) > 1:
+                a.suggest_tasks = sorted(clause_ways(pair, parts), key=pair.index)
+                a.reason, a.message = ("compound", "the command asks for several tasks "
+                                       f"({', '.join(a.suggest_tasks)}); give one at a time")
         return a
 
     def decide(self, a: Analysis, thresholds: Thresholds) -> Decision:
         """Stages 2 and 3 under the given thresholds (kept apart from analyse so that the threshold
         search can try many thresholds on one analysis)."""
         if a.reason is not None:
+            if a.suggest_tasks:
+                return Decision(reason=a.reason, message=a.message,
+                                suggestions=[canonical_phrasing(Task(t, _colour_for(t, a.colours)))
+                                             for t in a.suggest_tasks])
             return Decision(reason=a.reason, message=a.message,
                             suggestions=self._suggest(a, by_colour=a.reason in ("unknown_colour", "several_colours")))
         best = a.way or TASK_IDS[int(a.probs.argmax())]

@@ -324,3 +324,30 @@ def test_asking_for_the_lamp_on_or_off_is_a_press(text, switched):
     from agent.language.text import asks_lamp_switched
 
     assert asks_lamp_switched(words(text)) is switched
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("knock the blue cube onto the floor", "cannot_do"), ("push the green block off the table", "cannot_do"),
+    ("hand me the red block", "cannot_do"), ("lock the drawer", "cannot_do"), ("press the blue button", "colourless"),
+    ("put the drawer into the red block", "nonsense"), ("lift the drawer", "nonsense"),
+    ("push the drawer open", "opposite_doubt"), ("pull the drawer shut", "opposite_doubt"),
+    ("push the green block left and right", "opposite_doubt"),
+    ("take the red block out of the drawer and put it back in", "compound"),
+])
+def test_what_the_desk_cannot_do_and_words_pointing_both_ways_are_refused(minilm, text, reason):
+    """Issue 24: refused in stage 1, never carried out as another task; opposite doubts suggest both."""
+    a = minilm.analyse(text)
+    assert minilm.decide(a, minilm.thresholds).reason == reason
+    if reason == "opposite_doubt":
+        assert len(minilm.parse(text)["suggestions"]) == 2
+
+
+@pytest.mark.parametrize("text, task, block", [
+    ("tap the button please", "press_button", None), ("hit the switch once", "press_button", None),
+    ("red left", "push_block_left", "red"), ("blue right", "push_block_right", "blue"),
+    ("put green away in the drawer", "put_block_in_drawer", "green"), ("grab the red cube", "lift_block", "red"),
+    ("slide in the drawer", "close_drawer", None), ("pull out the drawer", "open_drawer", None),
+    ("drop the blue box into the drawer", "put_block_in_drawer", "blue"),
+])
+def test_informal_and_terse_commands_map(minilm, text, task, block):
+    assert minilm.parse(text) == {"task": task, "block": block}
