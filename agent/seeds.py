@@ -56,6 +56,7 @@ PAIRS_TRAIN_SEED_BASE = 12_000_000  # capsules' glimpse pairs, train scenes (age
 PAIRS_TEST_SEED_BASE = 12_300_000  # capsules' glimpse pairs, held-out scenes (the equivariance error)
 TEACHER_SEED_BASE = 13_000_000  # benchmarks/teacher.py: the Markov teacher checked (nothing trained there)
 RECIPE_SEED_BASE = 14_000_000  # choosing between imitation recipes (benchmarks/agent_recipe.py)
+GAZE_PROBE_SEED_BASE = 20_000_000  # benchmarks/gaze_probe.py: the teacher's episodes a gaze probe reads
 
 # --- seeds of random streams, not layouts ---
 PLAY_LAYOUT_SEEDS = 2 ** 31  # play data: episode e's layout is drawn from [0, this) by rng([config.seed, e])
@@ -85,6 +86,7 @@ _BANDS: tuple[tuple[str, int | None, str], ...] = (
     ("PAIRS_TEST_SEED_BASE", 700_000, "capsules' glimpse pairs, held-out scenes"),
     ("TEACHER_SEED_BASE", 1_000_000, "benchmarks/teacher.py: the Markov teacher, clean, noisy, chain starts"),
     ("RECIPE_SEED_BASE", 1_000_000, "choosing between imitation recipes (benchmarks/agent_recipe.py)"),
+    ("GAZE_PROBE_SEED_BASE", 1_000_000, "benchmarks/gaze_probe.py: where the frozen features put the object"),
 )
 
 # Overlaps allowed, with why each is harmless; check_bands refuses any other (and one listed here

@@ -9,7 +9,7 @@ teacher's look-at point minus the gaze point, in cm (privileged: a label for thi
 MLP (256x256, 3000 steps) reads the gaze and the task (one-hot) with one of: the encoder's pooled
 features (what the agent reads), or spatial soft-argmax keypoints (x, y per channel) of the
 encoder's conv maps after block 1 (16x16), 2 (8x8) or 3 (4x4). Error on 20% held-out rows.
-Layouts from 20,000,000 (apart from every band in agent/seeds.py).
+Layouts from agent.seeds.GAZE_PROBE_SEED_BASE (20,000,000).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PROBE_SEED_BASE = 20_000_000
 
 
 def record(episodes: int) -> dict[str, np.ndarray]:
+    from agent.seeds import GAZE_PROBE_SEED_BASE
     from envs.config import DeskConfig
     from envs.desk_env import DeskEnv
     from envs.eye import Gaze
@@ -39,7 +39,7 @@ def record(episodes: int) -> dict[str, np.ndarray]:
     try:
         for ep in range(episodes):
             task = ALL_TASKS[ep % len(ALL_TASKS)]
-            env.reset(seed=PROBE_SEED_BASE + ep, options={"task": task})
+            env.reset(seed=GAZE_PROBE_SEED_BASE + ep, options={"task": task})
             teacher = MarkovTeacher(task)
             gaze_noise = rng.uniform(0, 0.15)
             for t in range(50):
